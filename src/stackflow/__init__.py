@@ -1,0 +1,1 @@
+"""stackflow: self-hosted orchestration and durable workflows."""
