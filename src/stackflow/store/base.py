@@ -13,6 +13,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Self
 
 from stackflow.types import JSON, JSONObject
 
@@ -191,7 +192,7 @@ class Store(ABC):
     def close(self) -> None:
         """Flush and release every resource; the store cannot be used afterwards."""
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,0 +1,205 @@
+"""The state of one execution as the interpreter sees it, and the commands it gives the runtime.
+
+An :class:`ExecState` is everything needed to continue an execution: its frames (one per running
+state machine scope: the top level, each Parallel branch and each inline Map iteration), the
+pending tasks and timers, the counters. It serializes to JSON (the snapshot the store keeps), so
+recovery reads one row instead of replaying the history.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from stackflow.types import JSON, JSONObject
+
+# Frame phases.
+ENTER = "enter"  # about to enter frame.state
+EXIT = "exit"  # the state computed its output (frame.data["out"]) and will exit
+START = "start"  # (Task/Map/Parallel) about to (re)start the work of the state
+TASK = "task"  # waiting for a task result
+TIMER = "timer"  # waiting for a Wait timer
+RETRY = "retry"  # waiting for a retry interval
+CHILDREN = "children"  # waiting for branches / iterations / child executions
+CHILDREN_DONE = "children_done"  # every child finished; the state can complete
+ITERATION = "iteration"  # a Map iteration frame that has not emitted MapIterationStarted
+
+
+@dataclass(slots=True)
+class Frame:
+    """One running scope of an execution.
+
+    Attributes:
+        id: Frame id, unique within the execution.
+        parent: Id of the Map/Parallel frame that spawned this one, or None for the top level.
+        scope: Scope key in the machine.
+        index: Branch or iteration index within the parent.
+        state: Name of the current state.
+        input: Raw input of the current state.
+        phase: One of the phase constants of this module.
+        entered_event: Id of the current state's Entered event.
+        last_event: Id of the last event this frame emitted.
+        retries: Retrier index (as text) to the number of retries made in the current state.
+        variables: Variables assigned in this frame's scope.
+        token: The pending task, timer or child token, if any.
+        data: Per-state working data (effective input, Map items and results, ...).
+    """
+
+    id: int
+    parent: int | None
+    scope: str
+    index: int
+    state: str
+    input: JSON
+    phase: str = ENTER
+    entered_event: int = 0
+    last_event: int = 0
+    retries: dict[str, int] = field(default_factory=dict)
+    variables: dict[str, JSON] = field(default_factory=dict)
+    token: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> JSONObject:
+        """Return the frame as a JSON object."""
+        return {
+            "id": self.id,
+            "parent": self.parent,
+            "scope": self.scope,
+            "index": self.index,
+            "state": self.state,
+            "input": self.input,
+            "phase": self.phase,
+            "entered_event": self.entered_event,
+            "last_event": self.last_event,
+            "retries": self.retries,
+            "variables": self.variables,
+            "token": self.token,
+            "data": self.data,
+        }
+
+    @classmethod
+    def from_json(cls, obj: JSONObject) -> Frame:
+        """Rebuild a frame from :meth:`to_json` output."""
+        return cls(**obj)
+
+
+@dataclass(frozen=True, slots=True)
+class RunTask:
+    """Command: run a task resource and report its result with the token."""
+
+    token: str
+    resource: str
+    input: JSON
+    context: JSON
+    timeout: float | None
+    heartbeat: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class StartTimer:
+    """Command: report ``token`` when the clock reaches ``due``."""
+
+    token: str
+    due: float
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTask:
+    """Command: stop waiting for a task (timeout, abort); its late result is ignored."""
+
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class StartChild:
+    """Command: start a child execution (a Distributed Map item) and report its end."""
+
+    token: str
+    definition: JSONObject
+    input: JSON
+    name: str
+
+
+Command = RunTask | StartTimer | CancelTask | StartChild
+
+
+@dataclass(slots=True)
+class Event:
+    """A history event produced by the interpreter (the runtime stores it)."""
+
+    id: int
+    type: str
+    timestamp: float
+    previous_event_id: int
+    details: JSONObject
+
+
+@dataclass(slots=True)
+class ExecState:
+    """Everything needed to continue an execution.
+
+    Attributes:
+        execution_id: The execution's id.
+        name: The execution's name.
+        workflow: The workflow (state machine) name.
+        input: The execution input.
+        start_time: When the execution started (epoch seconds).
+        status: RUNNING until the execution ends.
+        frames: Live frames by id.
+        runnable: Ids of frames that can advance without outside input, in round-robin order.
+        pending: Token to frame id for outstanding tasks, timers and children.
+        next_event_id: Id of the next history event.
+        next_frame_id: Id of the next frame.
+        next_token: Counter for tokens.
+        output, error, cause: The result once terminal.
+        events: Events produced since the runtime last drained them (not part of the snapshot).
+        commands: Commands produced since the runtime last drained them (not part of the snapshot).
+    """
+
+    execution_id: str
+    name: str
+    workflow: str
+    input: JSON
+    start_time: float
+    status: str = "RUNNING"
+    frames: dict[int, Frame] = field(default_factory=dict)
+    runnable: deque[int] = field(default_factory=deque)
+    pending: dict[str, int] = field(default_factory=dict)
+    next_event_id: int = 1
+    next_frame_id: int = 0
+    next_token: int = 0
+    output: JSON = None
+    error: str | None = None
+    cause: str | None = None
+    redrive_count: int = 0
+    events: list[Event] = field(default_factory=list)
+    commands: list[Command] = field(default_factory=list)
+
+    def to_json(self) -> JSONObject:
+        """Return the snapshot of this state as a JSON object."""
+        return {
+            "execution_id": self.execution_id,
+            "name": self.name,
+            "workflow": self.workflow,
+            "input": self.input,
+            "start_time": self.start_time,
+            "status": self.status,
+            "frames": [f.to_json() for f in self.frames.values()],
+            "runnable": list(self.runnable),
+            "pending": self.pending,
+            "next_event_id": self.next_event_id,
+            "next_frame_id": self.next_frame_id,
+            "next_token": self.next_token,
+            "output": self.output,
+            "error": self.error,
+            "cause": self.cause,
+            "redrive_count": self.redrive_count,
+        }
+
+    @classmethod
+    def from_json(cls, obj: JSONObject) -> ExecState:
+        """Rebuild a state from :meth:`to_json` output."""
+        frames = {f["id"]: Frame.from_json(f) for f in obj["frames"]}
+        values = {k: v for k, v in obj.items() if k not in ("frames", "runnable")}
+        return cls(frames=frames, runnable=deque(obj["runnable"]), **values)
