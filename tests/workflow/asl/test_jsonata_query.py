@@ -519,3 +519,19 @@ def test_uuid_format():
     assert re.fullmatch(
         r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", ev("$uuid()")
     )
+
+
+def test_runaway_tail_recursion_is_stopped(monkeypatch: pytest.MonkeyPatch):
+    import stackflow.workflow.asl.jsonata_query as module
+
+    monkeypatch.setattr(module, "MAX_EVALUATION_STEPS", 5_000)
+    with pytest.raises(JsonataEvaluationError, match="Check for infinite loop"):
+        ev("($f := function($n) {$f($n + 1)}; $f(0))")
+    assert ev("$sum([1..100])") == 5050
+
+
+def test_deep_recursion_is_an_error_not_a_crash():
+    with pytest.raises(JsonataEvaluationError) as info:
+        ev("($f := function($n) {$n > 0 ? 1 + $f($n - 1) : 0}; $f(20000))")
+    assert info.value.code == "U1001"
+    assert ev("($f := function($n) {$n > 0 ? 1 + $f($n - 1) : 0}; $f(100))") == 100

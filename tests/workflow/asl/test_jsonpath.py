@@ -96,7 +96,7 @@ def test_canonical_form_of_nested_index() -> None:
 def test_quoted_name_with_backslash_and_quotes_matches_literally() -> None:
     # Recorded AWS case ESCAPE_SEQUENCES_JSONPATH: the key is Test\""Name"
     data = {'Test\\""Name"': 'Value"\\'}
-    assert evaluate_path("$['Test\\\"\"Name\"']", data) == 'Value"\\'
+    assert evaluate_path('$[\'Test\\""Name"\']', data) == 'Value"\\'
 
 
 def test_context_and_variable_roots() -> None:
@@ -141,7 +141,9 @@ def test_validate_path_accepts_valid_paths(path: str) -> None:
     assert validate_path(path) is None
 
 
-@pytest.mark.parametrize("path", ["", "a.b", "$.a[", "$.a..", "$.[x]", "$.a[?(@.x >)]", "$.a[1:2:0]"])
+@pytest.mark.parametrize(
+    "path", ["", "a.b", "$.a[", "$.a..", "$.[x]", "$.a[?(@.x >)]", "$.a[1:2:0]"]
+)
 def test_validate_path_rejects_invalid_paths(path: str) -> None:
     message = validate_path(path)
     assert message is not None and "not a valid" in message

@@ -101,16 +101,6 @@ def enter_map(interp: Interpreter, st: ExecState, frame: Frame, now: float, stat
             )
         data["effective"] = effective
         data["max"] = _limit(state, "MaxConcurrency", effective, ctx, variables, int)
-        data["tol_count"] = _limit(state, "ToleratedFailureCount", effective, ctx, variables, int)
-        data["tol_pct"] = _limit(
-            state, "ToleratedFailurePercentage", effective, ctx, variables, float
-        )
-        if data["tol_count"] < 0:
-            raise WorkflowFailure(STATES_RUNTIME, "ToleratedFailureCount cannot be negative.")
-        if not 0 <= data["tol_pct"] <= 100:
-            raise WorkflowFailure(
-                STATES_RUNTIME, "ToleratedFailurePercentage must be between 0 and 100."
-            )
     data["items"] = items
     frame.phase = START
     start(interp, st, frame, now)
@@ -155,6 +145,8 @@ def start(interp: Interpreter, st: ExecState, frame: Frame, now: float) -> None:
             data["children"].append(child.id)
         return
     interp.emit(st, frame, "MapStateStarted", now, {"length": len(data["items"])})
+    if not interp.is_jsonata(frame, state):
+        _tolerance(interp, st, frame, state)
     count = len(data["items"])
     data["results"] = [None] * count
     data["next_item"] = 0
@@ -171,8 +163,22 @@ def start(interp: Interpreter, st: ExecState, frame: Frame, now: float) -> None:
     _fill(interp, st, frame, now)
 
 
+def _tolerance(interp: Interpreter, st: ExecState, frame: Frame, state: dict) -> None:
+    """Evaluate ToleratedFailureCount/Percentage(Path) (after MapStateStarted, as AWS does)."""
+    data = frame.data
+    effective = data["effective"]
+    ctx = interp.context(st, frame)
+    variables = interp.variables(st, frame)
+    data["tol_count"] = _limit(state, "ToleratedFailureCount", effective, ctx, variables, int)
+    data["tol_pct"] = _limit(state, "ToleratedFailurePercentage", effective, ctx, variables, float)
+    if data["tol_count"] < 0:
+        raise WorkflowFailure(STATES_RUNTIME, "ToleratedFailureCount cannot be negative.")
+    if not 0 <= data["tol_pct"] <= 100:
+        raise WorkflowFailure(STATES_RUNTIME, "ToleratedFailurePercentage must be between 0 and 100.")
+
+
 def _is_distributed(state: dict) -> bool:
-    inner = state.get("ItemProcessor")
+    inner = state.get("ItemProcessor", state.get("Iterator"))
     if not isinstance(inner, dict):
         return False
     config = inner.get("ProcessorConfig") or {}
@@ -195,7 +201,7 @@ def _fill(interp: Interpreter, st: ExecState, frame: Frame, now: float) -> None:
         if distributed:
             token = interp.new_token(st, frame, "c")
             data.setdefault("child_index", {})[token] = index
-            definition = dict(state["ItemProcessor"])
+            definition = dict(state.get("ItemProcessor", state.get("Iterator")))
             definition.pop("ProcessorConfig", None)
             lang = interp.machine.scopes[key].query_language
             definition.setdefault("QueryLanguage", lang)

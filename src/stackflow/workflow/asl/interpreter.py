@@ -19,6 +19,7 @@ from stackflow.errors import (
     STATES_QUERY_EVALUATION_ERROR,
     STATES_RUNTIME,
     STATES_TIMEOUT,
+    UNCATCHABLE_ERRORS,
     WorkflowFailure,
 )
 from stackflow.types import JSON, JSONObject
@@ -219,6 +220,14 @@ class Interpreter:
                     f"An error occurred while executing the state '{frame.state}' "
                     f"(entered at the event id #{frame.entered_event}). {cause or ''}"
                 ).rstrip()
+            if failure.error == STATES_QUERY_EVALUATION_ERROR:
+                self.emit(
+                    st,
+                    frame,
+                    "EvaluationFailed",
+                    now,
+                    {"error": failure.error, "cause": cause, "state": frame.state},
+                )
             self.state_failed(st, frame, failure.error, cause, now)
 
     # ----------------------------------------------------------------- helpers for states
@@ -327,6 +336,9 @@ class Interpreter:
         kind = state["Type"]
         err = error or ""
         composite.abort_children(self, st, frame, now)
+        if err in UNCATCHABLE_ERRORS:
+            self.frame_failed(st, frame, error, cause, now)
+            return
         if kind in ("Task", "Parallel", "Map"):
             retriers = state.get("Retry") or []
             index = find_retrier(retriers, err)
@@ -345,7 +357,10 @@ class Interpreter:
                 self.emit(st, frame, f"{kind}StateFailed", now, {"error": error, "cause": cause})
             catcher = find_catcher(state.get("Catch") or [], err)
             if catcher is not None:
-                self._run_guarded(st, frame, now, simple_states.caught, catcher, error, cause)
+                try:
+                    simple_states.caught(self, st, frame, now, catcher, error, cause)
+                except WorkflowFailure as failure:  # the catcher's own output failed
+                    self.frame_failed(st, frame, failure.error, failure.cause, now)
                 return
         self.frame_failed(st, frame, error, cause, now)
 

@@ -48,6 +48,12 @@ __all__ = [
     "validate_jsonata",
 ]
 
+#: Evaluation steps (expression nodes evaluated) after which an expression is stopped.
+MAX_EVALUATION_STEPS: Final = 2_000_000
+_STEP_LIMIT_MESSAGE: Final = (
+    f"Evaluation stopped after {MAX_EVALUATION_STEPS} steps. Check for infinite loop"
+)
+
 _OPEN: Final = "{%"
 _CLOSE: Final = "%}"
 
@@ -195,6 +201,23 @@ def _to_json(value: Any) -> JSON:
     raise _UnsupportedResult
 
 
+def _step_limit() -> dict[str, Any]:
+    """Callbacks that stop a runaway expression after :data:`MAX_EVALUATION_STEPS` steps.
+
+    Counting steps instead of measuring time keeps evaluation deterministic (and clock free).
+    Tail-recursive lambdas loop without growing the stack, so this is the only guard for them.
+    """
+    steps = 0
+
+    def entry(expr: Any, input_: Any, environment: Any) -> None:
+        nonlocal steps
+        steps += 1
+        if steps > MAX_EVALUATION_STEPS:
+            raise JException("D3137", -1, _STEP_LIMIT_MESSAGE)
+
+    return {"__evaluate_entry": entry}
+
+
 def _evaluate_prepared(expression: str, bindings: dict[str, Any]) -> JSON:
     compiled = _compile_checked(expression)
     instance = copy.copy(compiled)
@@ -202,7 +225,7 @@ def _evaluate_prepared(expression: str, bindings: dict[str, Any]) -> JSON:
     previous = getattr(current, "jsonata", None)
     current.jsonata = instance
     try:
-        result = instance.evaluate(None, bindings)
+        result = instance.evaluate(None, {**bindings, **_step_limit()})
     except JsonataEvaluationError:
         raise
     except Exception as exc:

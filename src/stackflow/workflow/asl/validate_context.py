@@ -6,7 +6,7 @@ import difflib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from stackflow.errors import Problem
 from stackflow.workflow.asl.loader import LoadedDefinition, join_pointer
@@ -110,7 +110,7 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f' Did you mean "{close[0]}"?' if close else ""
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: Any) -> TypeGuard[int | float]:
     """Tell whether ``value`` is a JSON number (booleans are not numbers).
 
     Args:
@@ -122,7 +122,7 @@ def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def is_integer(value: Any) -> bool:
+def is_integer(value: Any) -> TypeGuard[int | float]:
     """Tell whether ``value`` is a JSON integer (``5`` or ``5.0``; not ``true``).
 
     Args:

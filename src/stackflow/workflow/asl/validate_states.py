@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from stackflow.errors import PREDEFINED_ERRORS, STATES_ALL
 from stackflow.workflow.asl.validate_choice import check_choices
 from stackflow.workflow.asl.validate_context import (
     INVALID_STATE_NAME,
@@ -28,6 +27,7 @@ from stackflow.workflow.asl.validate_context import (
     show,
     type_name,
 )
+from stackflow.workflow.asl.validate_retry import check_catch, check_retry
 from stackflow.workflow.asl.validate_values import (
     check_assign,
     check_jsonata_strings,
@@ -44,9 +44,17 @@ _ERRORS = {"Retry", "Catch"}
 _JP_IO = {"InputPath", "OutputPath"}
 _JP_RESULT = {"ResultPath", "ResultSelector", "Parameters"}
 _MAP_COMMON = {
-    "ItemProcessor", "Iterator", "ItemSelector", "ItemReader", "ItemBatcher", "ResultWriter",
-    "MaxConcurrency", "ToleratedFailurePercentage", "ToleratedFailureCount", "Label",
-}  # fmt: skip
+    "ItemProcessor",
+    "Iterator",
+    "ItemSelector",
+    "ItemReader",
+    "ItemBatcher",
+    "ResultWriter",
+    "MaxConcurrency",
+    "ToleratedFailurePercentage",
+    "ToleratedFailureCount",
+    "Label",
+}
 
 #: Fields allowed per state type in JSONPath states.
 JSONPATH_FIELDS: dict[str, frozenset[str]] = {
@@ -65,7 +73,7 @@ JSONPATH_FIELDS: dict[str, frozenset[str]] = {
             "HeartbeatSecondsPath",
             "Credentials",
         }
-    ),  # fmt: skip
+    ),
     "Choice": frozenset(_COMMON | _JP_IO | {"Choices", "Default", "Assign"}),
     "Wait": frozenset(
         _COMMON | _FLOW | _JP_IO | {"Seconds", "Timestamp", "SecondsPath", "TimestampPath"}
@@ -86,7 +94,7 @@ JSONPATH_FIELDS: dict[str, frozenset[str]] = {
             "ToleratedFailurePercentagePath",
             "ToleratedFailureCountPath",
         }
-    ),  # fmt: skip
+    ),
 }
 #: Fields allowed per state type in JSONata states.
 JSONATA_FIELDS: dict[str, frozenset[str]] = {
@@ -96,7 +104,7 @@ JSONATA_FIELDS: dict[str, frozenset[str]] = {
         | _FLOW
         | _ERRORS
         | {"Resource", "Arguments", "Output", "TimeoutSeconds", "HeartbeatSeconds", "Credentials"}
-    ),  # fmt: skip
+    ),
     "Choice": frozenset(_COMMON | {"Choices", "Default", "Output", "Assign"}),
     "Wait": frozenset(_COMMON | _FLOW | {"Seconds", "Timestamp", "Output"}),
     "Succeed": frozenset(_COMMON | {"Output"}),
@@ -128,14 +136,6 @@ _JSONPATH_INSTEAD = {
     "Arguments": '"Parameters"',
     "Output": '"OutputPath" or "ResultSelector"',
     "Items": '"ItemsPath"',
-}
-_RETRIER_FIELDS = (
-    "ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds",
-    "JitterStrategy", "Comment",
-)  # fmt: skip
-_CATCHER_FIELDS = {
-    JSONPATH: ("ErrorEquals", "Next", "ResultPath", "Assign", "Comment"),
-    JSONATA: ("ErrorEquals", "Next", "Output", "Assign", "Comment"),
 }
 _MAX_STATE_NAME = 80
 
@@ -220,130 +220,6 @@ def _check_transition(
         ck.add(child(pointer, "End"), f'{subject} "End" must be true, not {show(state["End"])}.')
     if has_next:
         check_target(ck, state["Next"], child(pointer, "Next"), subject, "Next", names)
-
-
-def _check_error_equals(
-    ck: Checker, owner: dict[str, Any], pointer: str, subject: str, last: bool
-) -> None:
-    if "ErrorEquals" not in owner:
-        ck.add(pointer, f'{subject} is missing the required field "ErrorEquals".')
-        return
-    errors = owner["ErrorEquals"]
-    errors_pointer = child(pointer, "ErrorEquals")
-    if not isinstance(errors, list) or not errors:
-        ck.add(errors_pointer, f'{subject} "ErrorEquals" must be a non-empty array of error names.')
-        return
-    for index, error in enumerate(errors):
-        item_pointer = child(errors_pointer, index)
-        if not isinstance(error, str):
-            ck.add(
-                item_pointer,
-                f"{subject} has an error name that is {type_name(error)}; expected a string.",
-            )
-        elif (
-            error.startswith("States.")
-            and error not in PREDEFINED_ERRORS
-            and not (error.startswith("States.Http."))
-        ):
-            ck.add(
-                item_pointer,
-                f'{subject} names "{error}", which is not a predefined error.'
-                + did_you_mean(error, PREDEFINED_ERRORS),
-            )
-    if STATES_ALL in errors and len(errors) > 1:
-        ck.add(
-            errors_pointer,
-            f'{subject} has "{STATES_ALL}" together with other errors; '
-            f'"{STATES_ALL}" must appear alone in its ErrorEquals.',
-        )
-    if STATES_ALL in errors and not last:
-        ck.add(
-            errors_pointer,
-            f'{subject} has "{STATES_ALL}" but is not the last one; a '
-            f'retrier or catcher with "{STATES_ALL}" must be the last of its list.',
-        )
-
-
-def _check_number(
-    ck: Checker, owner: dict[str, Any], key: str, pointer: str, subject: str, minimum: float
-) -> None:
-    if key in owner and (not is_number(owner[key]) or owner[key] < minimum):
-        ck.add(
-            child(pointer, key),
-            f'{subject} "{key}" must be a number >= {minimum}, not {show(owner[key])}.',
-        )
-
-
-def _check_retry(ck: Checker, name: str, state: dict[str, Any], pointer: str, lang: str) -> None:
-    retry, retry_pointer = state["Retry"], child(pointer, "Retry")
-    if not isinstance(retry, list):
-        ck.add(retry_pointer, f'State "{name}" "Retry" must be an array of retriers.')
-        return
-    for index, retrier in enumerate(retry):
-        ptr, subject = child(retry_pointer, index), f'State "{name}" Retry[{index}]'
-        if not isinstance(retrier, dict):
-            ck.add(ptr, f"{subject} must be an object, not {type_name(retrier)}.")
-            continue
-        for key in retrier:
-            if key not in _RETRIER_FIELDS:
-                ck.add(
-                    child(ptr, key),
-                    f'{subject} has an unknown field "{key}".' + did_you_mean(key, _RETRIER_FIELDS),
-                )
-        _check_error_equals(ck, retrier, ptr, subject, index == len(retry) - 1)
-        _check_int(ck, retrier, "IntervalSeconds", ptr, subject, minimum=1, lang=JSONPATH)
-        _check_int(ck, retrier, "MaxAttempts", ptr, subject, minimum=0, lang=JSONPATH)
-        _check_int(ck, retrier, "MaxDelaySeconds", ptr, subject, minimum=1, lang=JSONPATH)
-        _check_number(ck, retrier, "BackoffRate", ptr, subject, 1.0)
-        if "JitterStrategy" in retrier and retrier["JitterStrategy"] not in ("FULL", "NONE"):
-            ck.add(
-                child(ptr, "JitterStrategy"),
-                f'{subject} "JitterStrategy" must be "FULL" or '
-                f'"NONE", not {show(retrier["JitterStrategy"])}.',
-            )
-
-
-def _check_catch(
-    ck: Checker, name: str, state: dict[str, Any], pointer: str, lang: str, names: Sequence[str]
-) -> None:
-    catch, catch_pointer = state["Catch"], child(pointer, "Catch")
-    if not isinstance(catch, list):
-        ck.add(catch_pointer, f'State "{name}" "Catch" must be an array of catchers.')
-        return
-    allowed = _CATCHER_FIELDS[lang]
-    for index, catcher in enumerate(catch):
-        ptr, subject = child(catch_pointer, index), f'State "{name}" Catch[{index}]'
-        if not isinstance(catcher, dict):
-            ck.add(ptr, f"{subject} must be an object, not {type_name(catcher)}.")
-            continue
-        for key in catcher:
-            if key in allowed:
-                continue
-            if key in _CATCHER_FIELDS[JSONPATH] or key in _CATCHER_FIELDS[JSONATA]:
-                message = f'{subject} has "{key}", which QueryLanguage {lang} does not support.'
-            else:
-                message = f'{subject} has an unknown field "{key}".' + did_you_mean(key, allowed)
-            ck.add(child(ptr, key), message)
-        _check_error_equals(ck, catcher, ptr, subject, index == len(catch) - 1)
-        if "Next" not in catcher:
-            ck.add(ptr, f'{subject} is missing the required field "Next".')
-        else:
-            check_target(ck, catcher["Next"], child(ptr, "Next"), subject, "Next", names)
-        if "ResultPath" in catcher and lang == JSONPATH:
-            check_path(
-                ck,
-                catcher["ResultPath"],
-                child(ptr, "ResultPath"),
-                f'{subject} "ResultPath"',
-                reference_only=True,
-                allow_null=True,
-            )
-        if "Output" in catcher and lang == JSONATA:
-            check_jsonata_strings(
-                ck, catcher["Output"], child(ptr, "Output"), f'{subject} "Output"'
-            )
-        if "Assign" in catcher:
-            check_assign(ck, catcher["Assign"], child(ptr, "Assign"), subject, lang)
 
 
 def _check_jsonpath_io(ck: Checker, name: str, state: dict[str, Any], pointer: str) -> None:
@@ -651,7 +527,7 @@ def check_state(
         )
     if kind in ("Task", "Parallel", "Map"):
         if "Retry" in state:
-            _check_retry(ck, name, state, pointer, lang)
+            check_retry(ck, name, state, pointer, lang)
         if "Catch" in state:
-            _check_catch(ck, name, state, pointer, lang, names)
+            check_catch(ck, name, state, pointer, lang, names)
     return lang

@@ -30,7 +30,8 @@ RESERVED_VARIABLES = frozenset({"states"})
 
 
 _PREFIXES = re.compile(
-    r"^(?:The value .*? is not a valid (?:JSONPath|ReferencePath): |Invalid intrinsic function .*?: )",
+    r"^(?:The value .*? is not a valid (?:JSONPath|ReferencePath): "
+    r"|Invalid intrinsic function .*?: )",
     re.DOTALL,
 )
 
