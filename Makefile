@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python examples/demo.py
+	bash examples/demo.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples

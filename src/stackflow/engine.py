@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from stackflow.clock import Clock
-from stackflow.errors import DefinitionError, Problem, SourceLocation
+from stackflow.errors import DefinitionError, Problem, SourceLocation, StackflowError
 from stackflow.executors.base import Executor
 from stackflow.store import open_store
 from stackflow.store.base import ExecutionRecord, HistoryEvent, Store
@@ -34,7 +34,9 @@ def default_home() -> Path:
     return Path(os.environ.get("STACKFLOW_HOME") or Path.home() / ".stackflow")
 
 
-def load_workflow(source: DefinitionSource, *, validate: bool = True) -> tuple[LoadedDefinition, str]:
+def load_workflow(
+    source: DefinitionSource, *, validate: bool = True
+) -> tuple[LoadedDefinition, str]:
     """Load (and validate) a definition and derive a workflow name for it.
 
     Args:
@@ -86,7 +88,7 @@ class Engine:
         cls,
         home: str | Path | None = None,
         *,
-        durability: Literal["full", "normal"] = "full",
+        durability: Literal["full", "normal"] | None = None,
         executor: Executor | None = None,
     ) -> Engine:
         """Open the engine on the SQLite store under ``home`` (default: :func:`default_home`).
@@ -95,8 +97,19 @@ class Engine:
             home: Directory holding ``stackflow.db``.
             durability: ``full`` fsyncs every group commit; ``normal`` is faster and still safe
                 when the process is killed, but may lose the last commits on power loss.
+                Default: ``$STACKFLOW_DURABILITY``, else ``full``.
             executor: Where task code runs.
+
+        Raises:
+            StackflowError: ``$STACKFLOW_DURABILITY`` holds something other than full/normal.
         """
+        if durability is None:
+            setting = os.environ.get("STACKFLOW_DURABILITY", "full").strip().lower()
+            if setting not in ("full", "normal"):
+                raise StackflowError(
+                    f"STACKFLOW_DURABILITY must be 'full' or 'normal', not {setting!r}"
+                )
+            durability = "full" if setting == "full" else "normal"
         directory = Path(home) if home is not None else default_home()
         directory.mkdir(parents=True, exist_ok=True)
         store = open_store(str(directory / "stackflow.db"), durability=durability)
@@ -144,7 +157,9 @@ class Engine:
         """Block until an execution is terminal and return its record."""
         return self.runtime.wait(execution_id, timeout)
 
-    def stop(self, execution_id: str, *, error: str | None = None, cause: str | None = None) -> None:
+    def stop(
+        self, execution_id: str, *, error: str | None = None, cause: str | None = None
+    ) -> None:
         """Abort a running execution."""
         self.runtime.stop_execution(execution_id, error, cause)
 

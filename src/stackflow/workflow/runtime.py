@@ -62,7 +62,6 @@ class _Live:
     interpreter: Interpreter
     cancels: dict[str, threading.Event] = field(default_factory=dict)
     listeners: list[EventListener] = field(default_factory=list)
-    parent: tuple[str, str] | None = None  # (parent execution id, token) for Map children
     children: dict[str, str] = field(default_factory=dict)  # token -> child execution id
 
 
@@ -248,11 +247,11 @@ class Runtime:
         kind = item[0]
         if kind == "start":
             _, record, listener = item
-            live = self._begin(record)
+            started = self._begin(record)
             if listener is not None:
-                live.listeners.append(listener)
-            live.interpreter.start(live.state, now)
-            touched[record.execution_id] = live
+                started.listeners.append(listener)
+            started.interpreter.start(started.state, now)
+            touched[record.execution_id] = started
             return
         live = self._live.get(item[1])
         if live is None:
@@ -347,14 +346,16 @@ class Runtime:
             self._dispatch(live, command)
         elif isinstance(command, StartTimer):
             self._timer_seq += 1
-            heapq.heappush(self._timers, (command.due, self._timer_seq, execution_id, command.token))
+            heapq.heappush(
+                self._timers, (command.due, self._timer_seq, execution_id, command.token)
+            )
         elif isinstance(command, CancelTask):
             cancel = live.cancels.pop(command.token, None)
             if cancel is not None:
                 cancel.set()
-            child = live.children.pop(command.token, None)
-            if child is not None:
-                self._post(("abort", child, None, None))
+            child_id = live.children.pop(command.token, None)
+            if child_id is not None:
+                self._post(("abort", child_id, None, None))
         elif isinstance(command, StartChild):
             definition = json.dumps(command.definition, separators=(",", ":"))
             child = self.start_execution(

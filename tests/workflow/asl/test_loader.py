@@ -52,7 +52,9 @@ def test_json_document_matches_json_loads() -> None:
 def test_json_positions_of_keys_and_values() -> None:
     loaded = load_definition(JSON_TEXT, file="wf.json")
     assert loaded.locate("/StartAt") == SourceLocation("wf.json", 2, 3, "/StartAt")
-    assert loaded.source_map.locate_value("/StartAt") == SourceLocation("wf.json", 2, 14, "/StartAt")
+    assert loaded.source_map.locate_value("/StartAt") == SourceLocation(
+        "wf.json", 2, 14, "/StartAt"
+    )
     assert loaded.locate("/States/A/End") == SourceLocation("wf.json", 4, 56, "/States/A/End")
     # Array elements have no key: their value position is used.
     assert loaded.locate("/States/A/Result/1") == SourceLocation(
@@ -122,7 +124,10 @@ def test_json_syntax_error_has_line_and_column() -> None:
 def test_json_trailing_comma_is_an_error_not_yaml() -> None:
     with pytest.raises(DefinitionError) as exc:
         load_definition('{"StartAt": "A",}')
-    assert _problem(exc) == ("<definition>:1:17 (/)", "Invalid JSON: Expected a key in double quotes.")
+    assert _problem(exc) == (
+        "<definition>:1:17 (/)",
+        "Invalid JSON: Expected a key in double quotes.",
+    )
 
 
 def test_json_bad_string_escape() -> None:
@@ -190,7 +195,9 @@ _json_values = st.recursive(
     | st.integers(-(10**12), 10**12)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 

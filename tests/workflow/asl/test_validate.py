@@ -256,13 +256,16 @@ def test_bad_path_and_intrinsic_in_parameters() -> None:
         'State "P" "InputPath" has "input", which is not a JSONPath: it must start with "$".',
     )
     location, code, message = problems[1]
-    assert (location, code) == ("wf.json:5:26 (/States/P/Parameters/a.$)", "INVALID_INTRINSIC_FUNCTION")
+    assert (location, code) == (
+        "wf.json:5:26 (/States/P/Parameters/a.$)",
+        "INVALID_INTRINSIC_FUNCTION",
+    )
     assert message.startswith(
         'State "P" "Parameters": field "a.$" has "States.Format(\'x\'", which is not a valid '
         "intrinsic function: "
     )
     assert problems[2] == (
-        "wf.json:5:55 (/States/P/Parameters/b.$)",
+        "wf.json:5:54 (/States/P/Parameters/b.$)",
         "INVALID_JSON_PATH",
         'State "P" "Parameters": field "b.$" ends in .$, so its value must be a JSONPath '
         '(starting with "$") or an intrinsic function, not "name".',
@@ -298,49 +301,245 @@ TASK = {"Type": "Task", "Resource": "py:m.f", "End": True}
 @pytest.mark.parametrize(
     ("document", "expected"),
     [
-        (_machine(A={"Type": "Pass", "End": True, "Next": "A"}), ("/States/A/End", "SCHEMA_VALIDATION_FAILED")),
+        (
+            _machine(A={"Type": "Pass", "End": True, "Next": "A"}),
+            ("/States/A/End", "SCHEMA_VALIDATION_FAILED"),
+        ),
         (_machine(A={"Type": "Task"}), ("/States/A", "SCHEMA_VALIDATION_FAILED")),
-        (_machine(A={"Type": "Choice", "Default": "B"}, B=PASS_END), ("/States/A", "SCHEMA_VALIDATION_FAILED")),
+        (
+            _machine(A={"Type": "Choice", "Default": "B"}, B=PASS_END),
+            ("/States/A", "SCHEMA_VALIDATION_FAILED"),
+        ),
         (_machine(A={"Type": "Wait", "End": True}), ("/States/A", "SCHEMA_VALIDATION_FAILED")),
         (_machine(A={"Type": "Parallel", "End": True}), ("/States/A", "SCHEMA_VALIDATION_FAILED")),
         (_machine(A={"Type": "Map", "End": True}), ("/States/A", "SCHEMA_VALIDATION_FAILED")),
-        (_machine(A={"Type": "Fail", "Cause": "c", "CausePath": "$.c"}), ("/States/A/CausePath", "SCHEMA_VALIDATION_FAILED")),
-        (_machine(A={"Type": "Succeed", "Next": "A"}), ("/States/A/Next", "SCHEMA_VALIDATION_FAILED")),
-        (_machine(A={**TASK, "TimeoutSeconds": 0}), ("/States/A/TimeoutSeconds", "SCHEMA_VALIDATION_FAILED")),
-        (_machine(A={**TASK, "HeartbeatSeconds": 1.5}), ("/States/A/HeartbeatSeconds", "SCHEMA_VALIDATION_FAILED")),
-        (_machine(A={**TASK, "Retry": [{"ErrorEquals": ["X"], "MaxAttempts": -1}]}), ("/States/A/Retry/0/MaxAttempts", "SCHEMA_VALIDATION_FAILED")),
-        (_machine(A={**TASK, "Retry": [{"ErrorEquals": ["X"], "IntervalSeconds": 0}]}), ("/States/A/Retry/0/IntervalSeconds", "SCHEMA_VALIDATION_FAILED")),
-        (_machine(A={**TASK, "Retry": [{"ErrorEquals": []}]}), ("/States/A/Retry/0/ErrorEquals", "SCHEMA_VALIDATION_FAILED")),
-        (_machine(A={**TASK, "Catch": [{"ErrorEquals": ["States.ALL", "X"], "Next": "A"}]}), ("/States/A/Catch/0/ErrorEquals", "SCHEMA_VALIDATION_FAILED")),
-        (_machine(A={**TASK, "Catch": [{"ErrorEquals": ["X"], "Next": "Nope"}]}), ("/States/A/Catch/0/Next", "MISSING_TRANSITION_TARGET")),
-        (_machine(A={**TASK, "ResultPath": "$.a[*]"}), ("/States/A/ResultPath", "INVALID_JSON_PATH")),
-        (_machine(A={**PASS_END, "Assign": {"states": 1}}), ("/States/A/Assign/states", "INVALID_VARIABLE_NAME")),
-        (_machine(A={**PASS_END, "Assign": {"1x": 1}}), ("/States/A/Assign/1x", "INVALID_VARIABLE_NAME")),
-        (_machine(A={**PASS_END, "QueryLanguage": "XPath"}), ("/States/A/QueryLanguage", "SCHEMA_VALIDATION_FAILED")),
-        (_machine(A={"Type": "Map", "End": True, "MaxConcurrency": -1, "ItemProcessor": _machine(B=PASS_END)}), ("/States/A/MaxConcurrency", "SCHEMA_VALIDATION_FAILED")),
-        (_machine(A={"Type": "Map", "End": True, "ToleratedFailurePercentage": 100.5, "ItemProcessor": _machine(B=PASS_END)}), ("/States/A/ToleratedFailurePercentage", "SCHEMA_VALIDATION_FAILED")),
-        (_machine(A={"Type": "Map", "End": True, "ItemProcessor": {**_machine(B=PASS_END), "ProcessorConfig": {"Mode": "FAST"}}}), ("/States/A/ItemProcessor/ProcessorConfig/Mode", "SCHEMA_VALIDATION_FAILED")),
-        (_machine(A={"Type": "Map", "End": True, "ItemProcessor": _machine(B=PASS_END), "Iterator": _machine(C=PASS_END)}), ("/States/A/Iterator", "SCHEMA_VALIDATION_FAILED")),
-        (_machine(A={"Type": "Wait", "Timestamp": "2016-03-14 01:59:00", "End": True}), ("/States/A/Timestamp", "SCHEMA_VALIDATION_FAILED")),
-        (_machine(A={"Type": "Wait", "SecondsPath": "$.a[?(@.x)]", "End": True}), ("/States/A/SecondsPath", "INVALID_JSON_PATH")),
+        (
+            _machine(A={"Type": "Fail", "Cause": "c", "CausePath": "$.c"}),
+            ("/States/A/CausePath", "SCHEMA_VALIDATION_FAILED"),
+        ),
+        (
+            _machine(A={"Type": "Succeed", "Next": "A"}),
+            ("/States/A/Next", "SCHEMA_VALIDATION_FAILED"),
+        ),
+        (
+            _machine(A={**TASK, "TimeoutSeconds": 0}),
+            ("/States/A/TimeoutSeconds", "SCHEMA_VALIDATION_FAILED"),
+        ),
+        (
+            _machine(A={**TASK, "HeartbeatSeconds": 1.5}),
+            ("/States/A/HeartbeatSeconds", "SCHEMA_VALIDATION_FAILED"),
+        ),
+        (
+            _machine(A={**TASK, "Retry": [{"ErrorEquals": ["X"], "MaxAttempts": -1}]}),
+            ("/States/A/Retry/0/MaxAttempts", "SCHEMA_VALIDATION_FAILED"),
+        ),
+        (
+            _machine(A={**TASK, "Retry": [{"ErrorEquals": ["X"], "IntervalSeconds": 0}]}),
+            ("/States/A/Retry/0/IntervalSeconds", "SCHEMA_VALIDATION_FAILED"),
+        ),
+        (
+            _machine(A={**TASK, "Retry": [{"ErrorEquals": []}]}),
+            ("/States/A/Retry/0/ErrorEquals", "SCHEMA_VALIDATION_FAILED"),
+        ),
+        (
+            _machine(A={**TASK, "Catch": [{"ErrorEquals": ["States.ALL", "X"], "Next": "A"}]}),
+            ("/States/A/Catch/0/ErrorEquals", "SCHEMA_VALIDATION_FAILED"),
+        ),
+        (
+            _machine(A={**TASK, "Catch": [{"ErrorEquals": ["X"], "Next": "Nope"}]}),
+            ("/States/A/Catch/0/Next", "MISSING_TRANSITION_TARGET"),
+        ),
+        (
+            _machine(A={**TASK, "ResultPath": "$.a[*]"}),
+            ("/States/A/ResultPath", "INVALID_JSON_PATH"),
+        ),
+        (
+            _machine(A={**PASS_END, "Assign": {"states": 1}}),
+            ("/States/A/Assign/states", "INVALID_VARIABLE_NAME"),
+        ),
+        (
+            _machine(A={**PASS_END, "Assign": {"1x": 1}}),
+            ("/States/A/Assign/1x", "INVALID_VARIABLE_NAME"),
+        ),
+        (
+            _machine(A={**PASS_END, "QueryLanguage": "XPath"}),
+            ("/States/A/QueryLanguage", "SCHEMA_VALIDATION_FAILED"),
+        ),
+        (
+            _machine(
+                A={
+                    "Type": "Map",
+                    "End": True,
+                    "MaxConcurrency": -1,
+                    "ItemProcessor": _machine(B=PASS_END),
+                }
+            ),
+            ("/States/A/MaxConcurrency", "SCHEMA_VALIDATION_FAILED"),
+        ),
+        (
+            _machine(
+                A={
+                    "Type": "Map",
+                    "End": True,
+                    "ToleratedFailurePercentage": 100.5,
+                    "ItemProcessor": _machine(B=PASS_END),
+                }
+            ),
+            ("/States/A/ToleratedFailurePercentage", "SCHEMA_VALIDATION_FAILED"),
+        ),
+        (
+            _machine(
+                A={
+                    "Type": "Map",
+                    "End": True,
+                    "ItemProcessor": {**_machine(B=PASS_END), "ProcessorConfig": {"Mode": "FAST"}},
+                }
+            ),
+            ("/States/A/ItemProcessor/ProcessorConfig/Mode", "SCHEMA_VALIDATION_FAILED"),
+        ),
+        (
+            _machine(
+                A={
+                    "Type": "Map",
+                    "End": True,
+                    "ItemProcessor": _machine(B=PASS_END),
+                    "Iterator": _machine(C=PASS_END),
+                }
+            ),
+            ("/States/A/Iterator", "SCHEMA_VALIDATION_FAILED"),
+        ),
+        (
+            _machine(A={"Type": "Wait", "Timestamp": "2016-03-14 01:59:00", "End": True}),
+            ("/States/A/Timestamp", "SCHEMA_VALIDATION_FAILED"),
+        ),
+        (
+            _machine(A={"Type": "Wait", "SecondsPath": "$.a[?(@.x)]", "End": True}),
+            ("/States/A/SecondsPath", "INVALID_JSON_PATH"),
+        ),
         (_machine(**{"A" * 81: PASS_END}), ("/States/" + "A" * 81, "INVALID_STATE_NAME")),
-        (_machine(A={"Type": "Choice", "Choices": [{"Variable": "$.a", "StringMatches": 5, "Next": "B"}]}, B=PASS_END), ("/States/A/Choices/0/StringMatches", "SCHEMA_VALIDATION_FAILED")),
-        (_machine(A={"Type": "Choice", "Choices": [{"Variable": "$.a", "BooleanEquals": "true", "Next": "B"}]}, B=PASS_END), ("/States/A/Choices/0/BooleanEquals", "SCHEMA_VALIDATION_FAILED")),
-        (_machine(A={"Type": "Choice", "Choices": [{"StringEquals": "x", "Next": "B"}]}, B=PASS_END), ("/States/A/Choices/0", "SCHEMA_VALIDATION_FAILED")),
-        (_machine(A={"Type": "Choice", "Choices": [{"Variable": "$.a", "IsNull": True}]}, B=PASS_END), ("/States/A/Choices/0", "SCHEMA_VALIDATION_FAILED")),
-        (_machine(A={"Type": "Choice", "Choices": [{"Not": {"Variable": "$.a", "IsNull": True, "Next": "B"}, "Next": "B"}]}, B=PASS_END), ("/States/A/Choices/0/Not/Next", "SCHEMA_VALIDATION_FAILED")),
-        (_machine(A={"Type": "Choice", "Choices": [{"Variable": "$.a", "StringEqualsPath": "a", "Next": "B"}]}, B=PASS_END), ("/States/A/Choices/0/StringEqualsPath", "INVALID_JSON_PATH")),
-        (_machine(A={"Type": "Choice", "Choices": [{"Variable": "$.a", "NumericEquals": 1, "Next": "B"}], "Default": "Z"}, B=PASS_END), ("/States/A/Default", "MISSING_TRANSITION_TARGET")),
-        (_machine(A={"Type": "Choice", "Choices": []}), ("/States/A/Choices", "SCHEMA_VALIDATION_FAILED")),
-        (_machine(A={"Type": "Choice", "Choices": [{"Variable": "$.a", "IsNull": True, "Next": "A"}]}), ("/States", "MISSING_END_STATE")),
-        ({**_machine(A=PASS_END), "QueryLanguage": "JSONata", "States": {"A": {**PASS_END, "QueryLanguage": "JSONPath"}}}, ("/States/A/QueryLanguage", "SCHEMA_VALIDATION_FAILED")),
-        ({**_machine(A={**PASS_END, "InputPath": "$"}), "QueryLanguage": "JSONata"}, ("/States/A/InputPath", "SCHEMA_VALIDATION_FAILED")),
+        (
+            _machine(
+                A={
+                    "Type": "Choice",
+                    "Choices": [{"Variable": "$.a", "StringMatches": 5, "Next": "B"}],
+                },
+                B=PASS_END,
+            ),
+            ("/States/A/Choices/0/StringMatches", "SCHEMA_VALIDATION_FAILED"),
+        ),
+        (
+            _machine(
+                A={
+                    "Type": "Choice",
+                    "Choices": [{"Variable": "$.a", "BooleanEquals": "true", "Next": "B"}],
+                },
+                B=PASS_END,
+            ),
+            ("/States/A/Choices/0/BooleanEquals", "SCHEMA_VALIDATION_FAILED"),
+        ),
+        (
+            _machine(
+                A={"Type": "Choice", "Choices": [{"StringEquals": "x", "Next": "B"}]}, B=PASS_END
+            ),
+            ("/States/A/Choices/0", "SCHEMA_VALIDATION_FAILED"),
+        ),
+        (
+            _machine(
+                A={"Type": "Choice", "Choices": [{"Variable": "$.a", "IsNull": True}]}, B=PASS_END
+            ),
+            ("/States/A/Choices/0", "SCHEMA_VALIDATION_FAILED"),
+        ),
+        (
+            _machine(
+                A={
+                    "Type": "Choice",
+                    "Choices": [
+                        {"Not": {"Variable": "$.a", "IsNull": True, "Next": "B"}, "Next": "B"}
+                    ],
+                },
+                B=PASS_END,
+            ),
+            ("/States/A/Choices/0/Not/Next", "SCHEMA_VALIDATION_FAILED"),
+        ),
+        (
+            _machine(
+                A={
+                    "Type": "Choice",
+                    "Choices": [{"Variable": "$.a", "StringEqualsPath": "a", "Next": "B"}],
+                },
+                B=PASS_END,
+            ),
+            ("/States/A/Choices/0/StringEqualsPath", "INVALID_JSON_PATH"),
+        ),
+        (
+            _machine(
+                A={
+                    "Type": "Choice",
+                    "Choices": [{"Variable": "$.a", "NumericEquals": 1, "Next": "B"}],
+                    "Default": "Z",
+                },
+                B=PASS_END,
+            ),
+            ("/States/A/Default", "MISSING_TRANSITION_TARGET"),
+        ),
+        (
+            _machine(A={"Type": "Choice", "Choices": []}),
+            ("/States/A/Choices", "SCHEMA_VALIDATION_FAILED"),
+        ),
+        (
+            _machine(
+                A={"Type": "Choice", "Choices": [{"Variable": "$.a", "IsNull": True, "Next": "A"}]}
+            ),
+            ("/States", "MISSING_END_STATE"),
+        ),
+        (
+            {
+                **_machine(A=PASS_END),
+                "QueryLanguage": "JSONata",
+                "States": {"A": {**PASS_END, "QueryLanguage": "JSONPath"}},
+            },
+            ("/States/A/QueryLanguage", "SCHEMA_VALIDATION_FAILED"),
+        ),
+        (
+            {**_machine(A={**PASS_END, "InputPath": "$"}), "QueryLanguage": "JSONata"},
+            ("/States/A/InputPath", "SCHEMA_VALIDATION_FAILED"),
+        ),
         (_machine(A={**PASS_END, "Output": {}}), ("/States/A/Output", "SCHEMA_VALIDATION_FAILED")),
-        (_machine(A={**TASK, "Arguments": {}}), ("/States/A/Arguments", "SCHEMA_VALIDATION_FAILED")),
-        ({**_machine(A={"Type": "Choice", "Choices": [{"Condition": "true", "Next": "B"}]}, B=PASS_END), "QueryLanguage": "JSONata"}, ("/States/A/Choices/0/Condition", "SCHEMA_VALIDATION_FAILED")),
-        ({**_machine(A={"Type": "Choice", "Choices": [{"Variable": "$.a", "IsNull": True, "Next": "B"}]}, B=PASS_END), "QueryLanguage": "JSONata"}, ("/States/A/Choices/0/Variable", "SCHEMA_VALIDATION_FAILED")),
-        ({**_machine(A={**TASK, "TimeoutSeconds": "{% 1 + %}"}), "QueryLanguage": "JSONata"}, ("/States/A/TimeoutSeconds", "INVALID_JSONATA")),
-        ({**_machine(A=PASS_END), "TimeoutSeconds": 0}, ("/TimeoutSeconds", "SCHEMA_VALIDATION_FAILED")),
+        (
+            _machine(A={**TASK, "Arguments": {}}),
+            ("/States/A/Arguments", "SCHEMA_VALIDATION_FAILED"),
+        ),
+        (
+            {
+                **_machine(
+                    A={"Type": "Choice", "Choices": [{"Condition": "true", "Next": "B"}]},
+                    B=PASS_END,
+                ),
+                "QueryLanguage": "JSONata",
+            },
+            ("/States/A/Choices/0/Condition", "SCHEMA_VALIDATION_FAILED"),
+        ),
+        (
+            {
+                **_machine(
+                    A={
+                        "Type": "Choice",
+                        "Choices": [{"Variable": "$.a", "IsNull": True, "Next": "B"}],
+                    },
+                    B=PASS_END,
+                ),
+                "QueryLanguage": "JSONata",
+            },
+            ("/States/A/Choices/0/Variable", "SCHEMA_VALIDATION_FAILED"),
+        ),
+        (
+            {**_machine(A={**TASK, "TimeoutSeconds": "{% 1 + %}"}), "QueryLanguage": "JSONata"},
+            ("/States/A/TimeoutSeconds", "INVALID_JSONATA"),
+        ),
+        (
+            {**_machine(A=PASS_END), "TimeoutSeconds": 0},
+            ("/TimeoutSeconds", "SCHEMA_VALIDATION_FAILED"),
+        ),
         ({**_machine(A=PASS_END), "Extra": 1}, ("/Extra", "SCHEMA_VALIDATION_FAILED")),
     ],
 )
@@ -353,7 +552,10 @@ def test_nested_machines_have_their_own_scope() -> None:
         Outer={
             "Type": "Parallel",
             "End": True,
-            "Branches": [_machine(Inner={"Type": "Pass", "Next": "Outer"}), _machine(Other=PASS_END)],
+            "Branches": [
+                _machine(Inner={"Type": "Pass", "Next": "Outer"}),
+                _machine(Other=PASS_END),
+            ],
         }
     )
     assert _messages(document) == [

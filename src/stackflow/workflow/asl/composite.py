@@ -52,7 +52,9 @@ def enter_parallel(
             states = dataflow.jsonata_states(raw, ctx)
             args = dataflow.jsonata_value(state["Arguments"], states, variables, "Arguments")
     else:
-        args = dataflow.select_path(raw, state.get("InputPath", "$"), context=ctx, variables=variables)
+        args = dataflow.select_path(
+            raw, state.get("InputPath", "$"), context=ctx, variables=variables
+        )
         if "Parameters" in state:
             args = dataflow.evaluate_template(
                 state["Parameters"], args, context=ctx, variables=variables, field="Parameters"
@@ -174,7 +176,9 @@ def _tolerance(interp: Interpreter, st: ExecState, frame: Frame, state: dict) ->
     if data["tol_count"] < 0:
         raise WorkflowFailure(STATES_RUNTIME, "ToleratedFailureCount cannot be negative.")
     if not 0 <= data["tol_pct"] <= 100:
-        raise WorkflowFailure(STATES_RUNTIME, "ToleratedFailurePercentage must be between 0 and 100.")
+        raise WorkflowFailure(
+            STATES_RUNTIME, "ToleratedFailurePercentage must be between 0 and 100."
+        )
 
 
 def _is_distributed(state: dict) -> bool:
@@ -201,7 +205,7 @@ def _fill(interp: Interpreter, st: ExecState, frame: Frame, now: float) -> None:
         if distributed:
             token = interp.new_token(st, frame, "c")
             data.setdefault("child_index", {})[token] = index
-            definition = dict(state.get("ItemProcessor", state.get("Iterator")))
+            definition = dict(state.get("ItemProcessor") or state.get("Iterator") or {})
             definition.pop("ProcessorConfig", None)
             lang = interp.machine.scopes[key].query_language
             definition.setdefault("QueryLanguage", lang)
@@ -397,9 +401,7 @@ def _cancel_children(st: ExecState, frame: Frame) -> None:
 # --------------------------------------------------------------------------------- helpers
 
 
-def _limit(
-    state: dict, field: str, data: JSON, ctx: JSON, variables: Any, kind: type
-) -> Any:
+def _limit(state: dict, field: str, data: JSON, ctx: JSON, variables: Any, kind: type) -> Any:
     if field in state:
         return state[field]
     path = state.get(field + "Path")

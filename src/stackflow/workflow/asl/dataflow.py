@@ -35,7 +35,7 @@ def select_path(data: JSON, path: Any, *, context: JSON, variables: Mapping[str,
 
 
 def merge_result(raw: JSON, path: Any, result: JSON) -> JSON:
-    """Apply a ResultPath: ``null`` keeps the raw input, ``$`` replaces it, else the result is set."""
+    """Apply a ResultPath: ``null`` keeps the raw input, ``$`` replaces it, else sets the result."""
     if path is None:
         return raw
     if path == "$":

@@ -417,4 +417,3 @@ def _start_work(interp: Interpreter, st: ExecState, frame: Frame, now: float) ->
         simple_states.schedule_task(interp, st, frame, now)
     else:
         composite.start(interp, st, frame, now)
-

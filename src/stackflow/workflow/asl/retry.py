@@ -24,7 +24,7 @@ def error_matches(error_equals: Sequence[str], error: str) -> bool:
     if error in UNCATCHABLE_ERRORS:
         return False
     for name in error_equals:
-        if name == error or name == STATES_ALL:
+        if name in (error, STATES_ALL):
             return True
         if name == STATES_TASK_FAILED and error != STATES_TIMEOUT:
             return True

@@ -67,12 +67,14 @@ def _pass(interp: Interpreter, st: ExecState, frame: Frame, now: float, state: d
         _exit_with(interp, st, frame, out, assign=assign)
         return
     ctx = interp.context(st, frame)
-    effective = dataflow.select_path(raw, state.get("InputPath", "$"), context=ctx, variables=variables)
+    effective = dataflow.select_path(
+        raw, state.get("InputPath", "$"), context=ctx, variables=variables
+    )
     if "Parameters" in state:
         effective = dataflow.evaluate_template(
             state["Parameters"], effective, context=ctx, variables=variables, field="Parameters"
         )
-    result = state["Result"] if "Result" in state else effective
+    result = state.get("Result", effective)
     assign = dataflow.assign_jsonpath(state.get("Assign"), result, context=ctx, variables=variables)
     out = dataflow.merge_result(raw, state.get("ResultPath", "$"), result)
     out = dataflow.select_path(out, state.get("OutputPath", "$"), context=ctx, variables=variables)
@@ -106,7 +108,9 @@ def _choice(interp: Interpreter, st: ExecState, frame: Frame, now: float, state:
             raise _no_choice()
         _jsonata_choice_exit(interp, st, frame, state, states, variables, default)
         return
-    effective = dataflow.select_path(raw, state.get("InputPath", "$"), context=ctx, variables=variables)
+    effective = dataflow.select_path(
+        raw, state.get("InputPath", "$"), context=ctx, variables=variables
+    )
     target: str | None = None
     assign_block: Any = state.get("Assign")
     for rule in state.get("Choices") or []:
@@ -206,8 +210,10 @@ def _jsonpath_due(state: dict, data: JSON, ctx: JSON, variables: Any, now: float
     if "SecondsPath" in state:
         path = state["SecondsPath"]
         value = _path_value(path, data, ctx, variables, "SecondsPath")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-            isinstance(value, float) and not value.is_integer()
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or (isinstance(value, float) and not value.is_integer())
         ):
             raise WorkflowFailure(
                 STATES_RUNTIME,
@@ -245,8 +251,12 @@ def _succeed(interp: Interpreter, st: ExecState, frame: Frame, now: float, state
             states = dataflow.jsonata_states(raw, ctx)
             out = dataflow.jsonata_value(state["Output"], states, variables, "Output")
     else:
-        out = dataflow.select_path(raw, state.get("InputPath", "$"), context=ctx, variables=variables)
-        out = dataflow.select_path(out, state.get("OutputPath", "$"), context=ctx, variables=variables)
+        out = dataflow.select_path(
+            raw, state.get("InputPath", "$"), context=ctx, variables=variables
+        )
+        out = dataflow.select_path(
+            out, state.get("OutputPath", "$"), context=ctx, variables=variables
+        )
     _exit_with(interp, st, frame, out)
 
 
@@ -380,7 +390,11 @@ def finish_with_result(
         return
     if "ResultSelector" in state:
         result = dataflow.evaluate_template(
-            state["ResultSelector"], result, context=ctx, variables=variables, field="ResultSelector"
+            state["ResultSelector"],
+            result,
+            context=ctx,
+            variables=variables,
+            field="ResultSelector",
         )
     assign = dataflow.assign_jsonpath(state.get("Assign"), result, context=ctx, variables=variables)
     out = dataflow.merge_result(raw, state.get("ResultPath", "$"), result)
@@ -434,7 +448,7 @@ def _jsonpath_seconds(
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise WorkflowFailure(
             STATES_RUNTIME,
-            f"The {field}Path field refers to value \"{_plain(value)}\" which is not a valid "
+            f'The {field}Path field refers to value "{_plain(value)}" which is not a valid '
             f"positive integer: {path}",
         )
     return float(value)

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# `make demo`: run the example order pipeline on embedded SQLite and show its result and history.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+bin="$here/../.venv/bin"
+export STACKFLOW_HOME="${STACKFLOW_HOME:-$here/../.stackflow-demo}"
+cd "$here"
+
+echo "== stackflow validate orders.asl.yaml"
+"$bin/stackflow" validate orders.asl.yaml
+
+echo
+echo "== stackflow workflow run orders.asl.yaml --input @orders.input.json --name demo-<time>"
+name="demo-$(date +%s)"
+"$bin/stackflow" workflow run orders.asl.yaml --input @orders.input.json --name "$name"
+
+id="$("$bin/stackflow" workflow list --workflow orders --limit 1 --json \
+  | "$bin/python" -c 'import json,sys; print(json.load(sys.stdin)[0]["execution"])')"
+
+echo
+echo "== stackflow workflow history $id"
+"$bin/stackflow" workflow history "$id"
+
+echo
+echo "== stackflow workflow describe $id --json"
+"$bin/stackflow" workflow describe "$id" --json
+echo
+echo "Store: $STACKFLOW_HOME/stackflow.db (SQLite, WAL). Try: STACKFLOW_HOME=$STACKFLOW_HOME $bin/stackflow workflow list"
