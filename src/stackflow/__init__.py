@@ -48,7 +48,7 @@ _EXPORTS = {
     "TaskResourceError": "stackflow.errors",
 }
 
-__all__ = [
+__all__ = [  # grouped as in _EXPORTS
     "Engine",
     "default_home",
     "load_workflow",
