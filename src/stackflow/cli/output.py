@@ -129,7 +129,7 @@ def format_timestamp(epoch: float) -> str:
     Returns:
         ``YYYY-MM-DD HH:MM:SS.mmm``.
     """
-    millis = int(round((epoch - int(epoch)) * 1000))
+    millis = round((epoch - int(epoch)) * 1000)
     whole = int(epoch)
     if millis == 1000:
         whole, millis = whole + 1, 0

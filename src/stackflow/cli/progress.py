@@ -9,6 +9,7 @@ exception there would stop the runtime loop.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -203,7 +204,6 @@ class ProgressTracker:
             state.entered += 1
             state.retrying = False
             if state.type == "Fail":
-                state.failed += 1
                 state.outcome = FAILED
             else:
                 state.active += 1
@@ -400,10 +400,8 @@ class LiveProgress:
         Args:
             event: The next history event.
         """
-        try:
+        with contextlib.suppress(Exception):  # a listener must not break the runtime loop
             self.tracker.on_event(event)
-        except Exception:  # a listener must not break the runtime loop
-            pass
 
     def __exit__(self, *exc: object) -> None:
         if self._live is not None:

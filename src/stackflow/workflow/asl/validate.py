@@ -12,6 +12,7 @@ JSON pointer of the offending field; :func:`check_definition` raises them as a
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Collection
 from typing import Any
 
 from stackflow.errors import DefinitionError, Problem
@@ -90,7 +91,7 @@ class _Walker:
                 "object mapping state names to states.",
             )
             states = states if isinstance(states, dict) else {}
-        names = list(states)
+        names = states  # a dict: O(1) membership for transition checks
         self._start_at(machine, pointer, where, names)
         for name, state in states.items():
             state_pointer = child(states_pointer, name)
@@ -143,7 +144,7 @@ class _Walker:
                 )
 
     def _start_at(
-        self, machine: dict[str, Any], pointer: str, where: str, names: list[str]
+        self, machine: dict[str, Any], pointer: str, where: str, names: Collection[str]
     ) -> None:
         ck = self.ck
         if "StartAt" not in machine:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection
 from typing import Any
 
 from stackflow.workflow.asl.validate_context import (
@@ -89,7 +89,7 @@ def _check_operand(ck: Checker, op: str, operand: Any, pointer: str, subject: st
 
 
 def _check_rule(
-    ck: Checker, rule: Any, pointer: str, subject: str, top: bool, names: Sequence[str]
+    ck: Checker, rule: Any, pointer: str, subject: str, top: bool, names: Collection[str]
 ) -> None:
     if not isinstance(rule, dict):
         ck.add(pointer, f"{subject} must be an object, not {type_name(rule)}.")
@@ -160,7 +160,7 @@ def _check_rule(
 
 
 def _check_next(
-    ck: Checker, rule: dict[str, Any], pointer: str, subject: str, names: Sequence[str]
+    ck: Checker, rule: dict[str, Any], pointer: str, subject: str, names: Collection[str]
 ) -> None:
     if "Next" not in rule:
         ck.add(
@@ -172,7 +172,7 @@ def _check_next(
 
 
 def _check_jsonata_rule(
-    ck: Checker, rule: Any, pointer: str, subject: str, names: Sequence[str]
+    ck: Checker, rule: Any, pointer: str, subject: str, names: Collection[str]
 ) -> None:
     if not isinstance(rule, dict):
         ck.add(pointer, f"{subject} must be an object, not {type_name(rule)}.")
@@ -220,7 +220,7 @@ def check_choices(
     state: dict[str, Any],
     pointer: str,
     language: str,
-    names: Sequence[str],
+    names: Collection[str],
 ) -> None:
     """Check the ``Choices`` and ``Default`` of a Choice state.
 

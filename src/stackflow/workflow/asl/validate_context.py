@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
@@ -162,7 +162,7 @@ def child(pointer: str, *tokens: str | int) -> str:
 
 
 def check_target(
-    ck: Checker, target: Any, pointer: str, subject: str, field_name: str, names: Iterable[str]
+    ck: Checker, target: Any, pointer: str, subject: str, field_name: str, names: Collection[str]
 ) -> None:
     """Check that a transition (Next, Default, a Catch's Next) names a state in scope.
 
@@ -177,7 +177,7 @@ def check_target(
     if not isinstance(target, str):
         ck.add(pointer, f'{subject} has "{field_name}" {type_name(target)}; expected a state name.')
         return
-    scope = list(names)
+    scope = names if isinstance(names, (dict, set, frozenset)) else list(names)
     if target not in scope:
         if target in ck.all_names:
             hint = (
@@ -185,7 +185,7 @@ def check_target(
                 "only go to states of its own state machine, Parallel branch or Map processor."
             )
         else:
-            hint = did_you_mean(target, scope)
+            hint = did_you_mean(target, list(scope))
         ck.add(
             pointer,
             f'{subject} has {field_name} "{target}" which is not a state in this state machine.'

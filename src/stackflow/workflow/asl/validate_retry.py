@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection
 from typing import Any
 
 from stackflow.errors import PREDEFINED_ERRORS, STATES_ALL
@@ -140,7 +140,7 @@ def check_retry(ck: Checker, name: str, state: dict[str, Any], pointer: str, lan
 
 
 def check_catch(
-    ck: Checker, name: str, state: dict[str, Any], pointer: str, lang: str, names: Sequence[str]
+    ck: Checker, name: str, state: dict[str, Any], pointer: str, lang: str, names: Collection[str]
 ) -> None:
     """Check the ``Catch`` list of a Task, Parallel or Map state.
 

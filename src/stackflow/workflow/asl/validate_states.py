@@ -7,7 +7,7 @@ by :mod:`stackflow.workflow.asl.validate`, which calls :func:`check_state` for e
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection
 from typing import Any
 
 from stackflow.workflow.asl.validate_choice import check_choices
@@ -204,7 +204,7 @@ def _exclusive(
 
 
 def _check_transition(
-    ck: Checker, name: str, state: dict[str, Any], pointer: str, names: Sequence[str]
+    ck: Checker, name: str, state: dict[str, Any], pointer: str, names: Collection[str]
 ) -> None:
     subject = f'State "{name}"'
     has_next, has_end = "Next" in state, "End" in state
@@ -452,7 +452,7 @@ def check_state_name(ck: Checker, name: str, pointer: str) -> None:
 
 
 def check_state(
-    ck: Checker, name: str, state: Any, pointer: str, names: Sequence[str]
+    ck: Checker, name: str, state: Any, pointer: str, names: Collection[str]
 ) -> str | None:
     """Check one state (not the state machines nested in it).
 
