@@ -49,6 +49,7 @@ if str(_ROOT / "src") not in sys.path:  # run from a checkout without an install
     sys.path.append(str(_ROOT / "src"))
 
 from benchmarks._tasks import double  # noqa: E402
+
 from stackflow.engine import Engine  # noqa: E402
 from stackflow.store.base import Store  # noqa: E402
 from stackflow.store.memory import MemoryStore  # noqa: E402
@@ -210,8 +211,8 @@ def open_store(kind: str, folder: str) -> Store:
     """Open a fresh store of the given configuration (a new SQLite file under ``folder``)."""
     if kind == "memory":
         return MemoryStore()
-    durability = "full" if kind == "sqlite-full" else "normal"
-    return SQLiteStore(Path(folder) / f"bench-{time.monotonic_ns()}.db", durability=durability)
+    path = Path(folder) / f"bench-{time.monotonic_ns()}.db"
+    return SQLiteStore(path, durability="full" if kind == "sqlite-full" else "normal")
 
 
 def engine_run(engine: Engine, workload: str, sizes: Sizes) -> tuple[float, float, list[str]]:

@@ -29,6 +29,25 @@ class Executor(ABC):
             A future completed with ``fn``'s return value or the exception it raised.
         """
 
+    def run(
+        self, fn: Callable[[], T], on_done: Callable[[T | None, BaseException | None], None]
+    ) -> None:
+        """Schedule ``fn`` and call ``on_done(result, error)`` when it ends (on any thread).
+
+        The runtime's hot path: no future is kept. The default goes through :meth:`submit`;
+        executors override it when they can do it more cheaply.
+
+        Args:
+            fn: A zero-argument callable.
+            on_done: Called with ``(result, None)`` or ``(None, exception)``.
+        """
+
+        def report(future: Future[T]) -> None:
+            error = future.exception()
+            on_done(None if error is not None else future.result(), error)
+
+        self.submit(fn).add_done_callback(report)
+
     @abstractmethod
     def shutdown(self, wait: bool = True) -> None:
         """Stop accepting work and release resources.

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import heapq
 import json
+import logging
 import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +48,12 @@ from stackflow.workflow.asl.execstate import (
 from stackflow.workflow.asl.interpreter import Interpreter
 from stackflow.workflow.asl.machine import machine_from_json
 from stackflow.workflow.tasks import TaskRequest, resolve_task
+from stackflow.workflow.tasks.base import PYTHON_RESOURCE_PREFIX
+
+logger = logging.getLogger(__name__)
+
+#: Cancel signal handed to tasks that cannot be interrupted (never set).
+_NEVER_CANCELLED = threading.Event()
 
 #: Listener of committed history events of one execution.
 EventListener = Callable[[HistoryEvent], None]
@@ -63,6 +69,7 @@ class _Live:
     cancels: dict[str, threading.Event] = field(default_factory=dict)
     listeners: list[EventListener] = field(default_factory=list)
     children: dict[str, str] = field(default_factory=dict)  # token -> child execution id
+    events_since_snapshot: int = 0
 
 
 class Runtime:
@@ -75,6 +82,7 @@ class Runtime:
         identity: ARN naming for context objects.
         step_budget: Most state steps per execution per loop turn (keeps history visible and
             other executions moving during long chains of pure states).
+        snapshot_every: Fewest history events between two snapshots of a running execution.
     """
 
     def __init__(
@@ -85,6 +93,7 @@ class Runtime:
         clock: Clock | None = None,
         identity: Identity = DEFAULT_IDENTITY,
         step_budget: int = 2000,
+        snapshot_every: int = 64,
     ) -> None:
         self.store = store
         self.clock: Clock = clock or SystemClock()
@@ -92,6 +101,7 @@ class Runtime:
         self._owns_executor = executor is None
         self.executor = executor or LocalExecutor()
         self.step_budget = step_budget
+        self.snapshot_every = snapshot_every
         self._inbox: deque[tuple[Any, ...]] = deque()
         self._wake = threading.Event()
         self._live: dict[str, _Live] = {}
@@ -185,7 +195,8 @@ class Runtime:
 
     def _post(self, item: tuple[Any, ...]) -> None:
         self._inbox.append(item)
-        self._wake.set()
+        if not self._wake.is_set():
+            self._wake.set()
         if self._thread is None:
             with self._lock:
                 if self._thread is None:
@@ -258,10 +269,10 @@ class Runtime:
             return
         touched[live.record.execution_id] = live
         if kind == "task":
-            _, _, token, future = item
+            _, _, token, result, error = item
             self._in_flight -= 1
             live.cancels.pop(token, None)
-            self._task_done(live, token, future, now)
+            self._task_done(live, token, result, error, now)
         elif kind == "child":
             _, _, token, record = item
             live.children.pop(token, None)
@@ -286,11 +297,12 @@ class Runtime:
         self._live[record.execution_id] = live
         return live
 
-    def _task_done(self, live: _Live, token: str, future: Future[Any], now: float) -> None:
+    def _task_done(
+        self, live: _Live, token: str, result: JSON, error: BaseException | None, now: float
+    ) -> None:
         interp, st = live.interpreter, live.state
-        error = future.exception()
         if error is None:
-            interp.on_task_succeeded(st, token, future.result(), now)
+            interp.on_task_succeeded(st, token, result, now)
         elif isinstance(error, WorkflowFailure):
             interp.on_task_failed(st, token, error.error, error.cause, now)
         elif isinstance(error, StackflowError):
@@ -317,7 +329,7 @@ class Runtime:
             update = None
             if st.status != "RUNNING":
                 update = ExecutionUpdate(st.status, st.output, st.error, st.cause, now)
-            snapshot = json.dumps(st.to_json(), separators=(",", ":")).encode()
+            snapshot = self._snapshot(live, len(events))
             tickets.append(
                 self.store.append(
                     Transition(live.record.execution_id, tuple(events), snapshot, update)
@@ -329,8 +341,7 @@ class Runtime:
         finished = False
         for live, events, commands in batches:
             for listener in live.listeners:
-                for event in events:
-                    listener(event)
+                self._notify(listener, events)
             for command in commands:
                 self._carry_out(live, command)
             if live.state.status != "RUNNING":
@@ -339,6 +350,32 @@ class Runtime:
         if finished:
             with self._done:
                 self._done.notify_all()
+
+    def _snapshot(self, live: _Live, new_events: int) -> bytes | None:
+        """Serialize the execution's state, or None when it is not due yet.
+
+        A snapshot costs time proportional to the number of live frames, so one is written only
+        after four times that many events (and at least ``snapshot_every``) since the last one, and
+        always when the execution ends. The events in between are in the history, from which the
+        state after the snapshot can be rebuilt. This keeps snapshot cost linear in the number of
+        events even for a Map with thousands of concurrent iterations.
+        """
+        st = live.state
+        live.events_since_snapshot += new_events
+        due = max(self.snapshot_every, 4 * len(st.frames))
+        if st.status == "RUNNING" and live.events_since_snapshot < due:
+            return None
+        live.events_since_snapshot = 0
+        return json.dumps(st.to_json(), separators=(",", ":")).encode()
+
+    @staticmethod
+    def _notify(listener: EventListener, events: list[HistoryEvent]) -> None:
+        """Give events to a listener; a listener that raises is dropped, never the loop."""
+        try:
+            for event in events:
+                listener(event)
+        except Exception:
+            logger.exception("history listener %r failed", listener)
 
     def _carry_out(self, live: _Live, command: Any) -> None:
         execution_id = live.record.execution_id
@@ -370,8 +407,11 @@ class Runtime:
 
     def _dispatch(self, live: _Live, command: RunTask) -> None:
         execution_id = live.record.execution_id
-        cancel = threading.Event()
-        live.cancels[command.token] = cancel
+        if command.resource.startswith(PYTHON_RESOURCE_PREFIX):
+            cancel = _NEVER_CANCELLED  # a Python call cannot be interrupted; skip the Event
+        else:
+            cancel = threading.Event()
+            live.cancels[command.token] = cancel
         request = TaskRequest(
             resource=command.resource,
             input=command.input,
@@ -388,9 +428,10 @@ class Runtime:
             return handler(request)
 
         self._in_flight += 1
-        future = self.executor.submit(call)
         token = command.token
-        future.add_done_callback(lambda f: self._post(("task", execution_id, token, f)))
+        self.executor.run(
+            call, lambda result, error: self._post(("task", execution_id, token, result, error))
+        )
 
     def _finished(self, live: _Live) -> None:
         execution_id = live.record.execution_id

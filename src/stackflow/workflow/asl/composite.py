@@ -45,7 +45,7 @@ def enter_parallel(
     """Compute the branch input of a Parallel state and start its branches."""
     raw = frame.input
     variables = interp.variables(st, frame)
-    ctx = interp.context(st, frame)
+    ctx = interp.maybe_context(st, frame)
     if interp.is_jsonata(frame, state):
         args = raw
         if "Arguments" in state:
@@ -68,7 +68,7 @@ def enter_map(interp: Interpreter, st: ExecState, frame: Frame, now: float, stat
     """Compute the items and limits of a Map state and start its iterations."""
     raw = frame.input
     variables = interp.variables(st, frame)
-    ctx = interp.context(st, frame)
+    ctx = interp.maybe_context(st, frame)
     data = frame.data
     if interp.is_jsonata(frame, state):
         states = dataflow.jsonata_states(raw, ctx)
@@ -169,7 +169,7 @@ def _tolerance(interp: Interpreter, st: ExecState, frame: Frame, state: dict) ->
     """Evaluate ToleratedFailureCount/Percentage(Path) (after MapStateStarted, as AWS does)."""
     data = frame.data
     effective = data["effective"]
-    ctx = interp.context(st, frame)
+    ctx = interp.maybe_context(st, frame)
     variables = interp.variables(st, frame)
     data["tol_count"] = _limit(state, "ToleratedFailureCount", effective, ctx, variables, int)
     data["tol_pct"] = _limit(state, "ToleratedFailurePercentage", effective, ctx, variables, float)
@@ -220,11 +220,12 @@ def _fill(interp: Interpreter, st: ExecState, frame: Frame, now: float) -> None:
 def _item_input(
     interp: Interpreter, st: ExecState, frame: Frame, state: dict, index: int, item: JSON
 ) -> JSON:
+    jsonata = interp.is_jsonata(frame, state)
+    if "ItemSelector" not in state and (jsonata or "Parameters" not in state):
+        return item
     variables = interp.variables(st, frame)
     ctx = interp.context(st, frame, {"Map": {"Item": {"Index": index, "Value": item}}})
-    if interp.is_jsonata(frame, state):
-        if "ItemSelector" not in state:
-            return item
+    if jsonata:
         states = dataflow.jsonata_states(frame.input, ctx)
         return dataflow.jsonata_value(state["ItemSelector"], states, variables, "ItemSelector")
     selector = state.get("ItemSelector", state.get("Parameters"))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from stackflow.types import JSON, JSONObject
 
 
+@lru_cache(maxsize=4096)
 def iso_time(epoch: float) -> str:
     """Format epoch seconds as Step Functions does: ``2024-01-01T00:00:00.000Z``."""
     moment = datetime.fromtimestamp(epoch, tz=UTC)

@@ -300,6 +300,12 @@ class Interpreter:
             extra=extra,
         )
 
+    def maybe_context(self, st: ExecState, frame: Frame) -> JSON:
+        """Return the context object, or None when the current state never references it."""
+        if not self.machine.uses_context(frame.scope, frame.state):
+            return None
+        return self.context(st, frame)
+
     def is_jsonata(self, frame: Frame, state: JSONObject) -> bool:
         """Return True when the state uses JSONata."""
         return self.machine.query_language(frame.scope, state) == JSONATA

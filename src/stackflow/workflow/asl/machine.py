@@ -52,6 +52,7 @@ class Machine:
 
     document: JSONObject
     scopes: dict[str, Scope] = field(default_factory=dict)
+    _uses_context: dict[tuple[str, str], bool] = field(default_factory=dict, repr=False)
 
     @property
     def top(self) -> Scope:
@@ -61,6 +62,16 @@ class Machine:
     def state(self, scope: str, name: str) -> JSONObject:
         """Return the definition of state ``name`` in ``scope``."""
         return self.scopes[scope].states[name]
+
+    def uses_context(self, scope: str, name: str) -> bool:
+        """Return True if a state may read the context object (``$$`` or ``$states``)."""
+        key = (scope, name)
+        found = self._uses_context.get(key)
+        if found is None:
+            text = json.dumps(self.scopes[scope].states[name])
+            found = "$$" in text or "$states" in text
+            self._uses_context[key] = found
+        return found
 
     def query_language(self, scope: str, state: JSONObject) -> str:
         """Return the query language a state uses (its own, else its machine's)."""

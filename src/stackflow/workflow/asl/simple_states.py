@@ -58,7 +58,7 @@ def _pass(interp: Interpreter, st: ExecState, frame: Frame, now: float, state: d
     raw = frame.input
     variables = interp.variables(st, frame)
     if interp.is_jsonata(frame, state):
-        ctx = interp.context(st, frame)
+        ctx = interp.maybe_context(st, frame)
         states = dataflow.jsonata_states(raw, ctx)
         out = raw
         if "Output" in state:
@@ -66,7 +66,7 @@ def _pass(interp: Interpreter, st: ExecState, frame: Frame, now: float, state: d
         assign = dataflow.assign_jsonata(state.get("Assign"), states, variables)
         _exit_with(interp, st, frame, out, assign=assign)
         return
-    ctx = interp.context(st, frame)
+    ctx = interp.maybe_context(st, frame)
     effective = dataflow.select_path(
         raw, state.get("InputPath", "$"), context=ctx, variables=variables
     )
@@ -87,7 +87,7 @@ def _pass(interp: Interpreter, st: ExecState, frame: Frame, now: float, state: d
 def _choice(interp: Interpreter, st: ExecState, frame: Frame, now: float, state: dict) -> None:
     raw = frame.input
     variables = interp.variables(st, frame)
-    ctx = interp.context(st, frame)
+    ctx = interp.maybe_context(st, frame)
     if interp.is_jsonata(frame, state):
         states = dataflow.jsonata_states(raw, ctx)
         for index, rule in enumerate(state.get("Choices") or []):
@@ -155,7 +155,7 @@ def _no_choice() -> WorkflowFailure:
 def _wait(interp: Interpreter, st: ExecState, frame: Frame, now: float, state: dict) -> None:
     raw = frame.input
     variables = interp.variables(st, frame)
-    ctx = interp.context(st, frame)
+    ctx = interp.maybe_context(st, frame)
     assign: dict[str, JSON] = {}
     if interp.is_jsonata(frame, state):
         states = dataflow.jsonata_states(raw, ctx)
@@ -244,7 +244,7 @@ def _jsonpath_due(state: dict, data: JSON, ctx: JSON, variables: Any, now: float
 def _succeed(interp: Interpreter, st: ExecState, frame: Frame, now: float, state: dict) -> None:
     raw = frame.input
     variables = interp.variables(st, frame)
-    ctx = interp.context(st, frame)
+    ctx = interp.maybe_context(st, frame)
     if interp.is_jsonata(frame, state):
         out = raw
         if "Output" in state:
@@ -263,7 +263,7 @@ def _succeed(interp: Interpreter, st: ExecState, frame: Frame, now: float, state
 def _fail(interp: Interpreter, st: ExecState, frame: Frame, now: float, state: dict) -> None:
     raw = frame.input
     variables = interp.variables(st, frame)
-    ctx = interp.context(st, frame)
+    ctx = interp.maybe_context(st, frame)
     error: Any = state.get("Error")
     cause: Any = state.get("Cause")
     if interp.is_jsonata(frame, state):
@@ -309,7 +309,7 @@ def _fail_path(path: str, data: JSON, ctx: JSON, variables: Any, field: str) -> 
 def _task(interp: Interpreter, st: ExecState, frame: Frame, now: float, state: dict) -> None:
     raw = frame.input
     variables = interp.variables(st, frame)
-    ctx = interp.context(st, frame)
+    ctx = interp.maybe_context(st, frame)
     if interp.is_jsonata(frame, state):
         states = dataflow.jsonata_states(raw, ctx)
         args = raw
@@ -356,7 +356,7 @@ def schedule_task(interp: Interpreter, st: ExecState, frame: Frame, now: float) 
             frame.token,
             resource,
             data.get("args"),
-            interp.context(st, frame),
+            interp.maybe_context(st, frame),
             timeout,
             data.get("heartbeat"),
         )
@@ -379,7 +379,7 @@ def finish_with_result(
     """Apply ResultSelector/ResultPath/OutputPath (or Output) and Assign, then exit the state."""
     raw = frame.input
     variables = interp.variables(st, frame)
-    ctx = interp.context(st, frame)
+    ctx = interp.maybe_context(st, frame)
     if interp.is_jsonata(frame, state):
         states = dataflow.jsonata_states(raw, ctx, result=result)
         out = result
@@ -418,7 +418,7 @@ def caught(
         error_output = {"Error": error}
     raw = frame.input
     variables = interp.variables(st, frame)
-    ctx = interp.context(st, frame)
+    ctx = interp.maybe_context(st, frame)
     if interp.is_jsonata(frame, state):
         states = dataflow.jsonata_states(raw, ctx, error_output=error_output)
         out: JSON = error_output
