@@ -27,11 +27,22 @@ from stackflow.workflow.runtime import EventListener, Runtime
 DefinitionSource = LoadedDefinition | Mapping[str, Any] | str | Path
 
 _NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+_DEFINITION_SUFFIXES = frozenset({"asl", "json", "yaml", "yml"})
 
 
 def default_home() -> Path:
     """Return ``$STACKFLOW_HOME`` or ``~/.stackflow``."""
     return Path(os.environ.get("STACKFLOW_HOME") or Path.home() / ".stackflow")
+
+
+def workflow_name_of(path: Path) -> str:
+    """Return the workflow name a file gives: its name without ``.asl``/``.json``/``.yaml``."""
+    name = path.name
+    while True:
+        stem, dot, suffix = name.rpartition(".")
+        if not dot or suffix.lower() not in _DEFINITION_SUFFIXES:
+            return name
+        name = stem
 
 
 def load_workflow(
@@ -53,7 +64,7 @@ def load_workflow(
     if isinstance(source, LoadedDefinition):
         loaded = source
         if loaded.source_map.file:
-            name = Path(loaded.source_map.file).stem
+            name = workflow_name_of(Path(loaded.source_map.file))
     elif isinstance(source, Mapping):
         loaded = from_object(dict(source))
     else:
@@ -62,7 +73,7 @@ def load_workflow(
             location = SourceLocation(str(path), None, None, "")
             raise DefinitionError([Problem(location, "file not found", "FILE_NOT_FOUND")])
         loaded = load_definition_file(path)
-        name = path.stem
+        name = workflow_name_of(path)
     if validate:
         check_definition(loaded)
     return loaded, _NAME.sub("-", name) or "workflow"
