@@ -22,7 +22,7 @@ echo "== stackflow workflow history $id"
 "$bin/stackflow" workflow history "$id"
 
 echo
-echo "== stackflow workflow describe $id --json"
-"$bin/stackflow" workflow describe "$id" --json
+echo "== stackflow workflow describe $id"
+"$bin/stackflow" workflow describe "$id"
 echo
 echo "Store: $STACKFLOW_HOME/stackflow.db (SQLite, WAL). Try: STACKFLOW_HOME=$STACKFLOW_HOME $bin/stackflow workflow list"
