@@ -29,7 +29,9 @@ unit: $(STAMP)
 conformance: $(STAMP)
 	@if [ -f $(CONFORMANCE)/asl/run.py ]; then \
 		$(BIN)/python $(CONFORMANCE)/asl/run.py --min 0.97 --show 5; \
-	else echo "conformance cases not found at $(CONFORMANCE); skipped"; fi
+	elif [ "$${CI:-}" = "true" ]; then \
+		echo "conformance cases not found at $(CONFORMANCE) (required in CI)"; exit 1; \
+	else echo "conformance cases not found at $(CONFORMANCE); skipped outside CI"; fi
 
 test: lint typecheck unit conformance
 
