@@ -33,7 +33,7 @@ conformance: $(STAMP)
 		echo "conformance cases not found at $(CONFORMANCE) (required in CI)"; exit 1; \
 	else echo "conformance cases not found at $(CONFORMANCE); skipped outside CI"; fi
 
-test: lint typecheck unit conformance
+test: lint typecheck conformance unit
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/asl_throughput.py
