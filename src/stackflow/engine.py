@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -17,8 +18,9 @@ from stackflow.clock import Clock
 from stackflow.errors import DefinitionError, Problem, SourceLocation, StackflowError
 from stackflow.executors.base import Executor
 from stackflow.store import open_store
-from stackflow.store.base import ExecutionRecord, HistoryEvent, Store
+from stackflow.store.base import ExecutionRecord, HistoryEvent, Store, WorkflowVersion
 from stackflow.types import JSON
+from stackflow.workflow import control
 from stackflow.workflow.asl.loader import LoadedDefinition, from_object, load_definition_file
 from stackflow.workflow.asl.validate import check_definition
 from stackflow.workflow.runtime import EventListener, Runtime
@@ -27,6 +29,7 @@ from stackflow.workflow.runtime import EventListener, Runtime
 DefinitionSource = LoadedDefinition | Mapping[str, Any] | str | Path
 
 _NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+_NAME_OK = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
 _DEFINITION_SUFFIXES = frozenset({"asl", "json", "yaml", "yml"})
 
 
@@ -86,13 +89,20 @@ class Engine:
         store: Where executions are recorded.
         executor: Where task code runs (default: a bounded local thread pool).
         clock: Source of time (default: the system clock).
+        **runtime_options: Passed to :class:`Runtime` (``claim``, ``lease_seconds``, ``owner``,
+            ``max_executions``, ``poll_interval``).
     """
 
     def __init__(
-        self, store: Store, *, executor: Executor | None = None, clock: Clock | None = None
+        self,
+        store: Store,
+        *,
+        executor: Executor | None = None,
+        clock: Clock | None = None,
+        **runtime_options: Any,
     ) -> None:
         self.store = store
-        self.runtime = Runtime(store, executor=executor, clock=clock)
+        self.runtime = Runtime(store, executor=executor, clock=clock, **runtime_options)
 
     @classmethod
     def open(
@@ -101,6 +111,7 @@ class Engine:
         *,
         durability: Literal["full", "normal"] | None = None,
         executor: Executor | None = None,
+        **runtime_options: Any,
     ) -> Engine:
         """Open the engine on the SQLite store under ``home`` (default: :func:`default_home`).
 
@@ -110,6 +121,7 @@ class Engine:
                 when the process is killed, but may lose the last commits on power loss.
                 Default: ``$STACKFLOW_DURABILITY``, else ``full``.
             executor: Where task code runs.
+            **runtime_options: Passed to :class:`Runtime`.
 
         Raises:
             StackflowError: ``$STACKFLOW_DURABILITY`` holds something other than full/normal.
@@ -124,7 +136,24 @@ class Engine:
         directory = Path(home) if home is not None else default_home()
         directory.mkdir(parents=True, exist_ok=True)
         store = open_store(str(directory / "stackflow.db"), durability=durability)
-        return cls(store, executor=executor)
+        return cls(store, executor=executor, **runtime_options)
+
+    # ------------------------------------------------------------------ starting
+
+    def resolve(self, source: DefinitionSource) -> tuple[str, str, int | None]:
+        """Return ``(definition JSON, workflow name, version)`` for a file, a parsed definition,
+        or the name of a deployed workflow (``NAME`` or ``NAME:VERSION``).
+
+        Raises:
+            DefinitionError: An invalid definition (nothing is recorded).
+            NotFoundError: A name that is neither a file nor a deployed workflow.
+        """
+        if isinstance(source, str) and not Path(source).exists() and _looks_like_name(source):
+            name, _, version = source.partition(":")
+            deployed = self.store.get_workflow(name, int(version) if version else None)
+            return deployed.definition, deployed.name, deployed.version
+        loaded, default_name = load_workflow(source)
+        return json.dumps(loaded.document, separators=(",", ":")), default_name, None
 
     def start(
         self,
@@ -134,20 +163,33 @@ class Engine:
         name: str | None = None,
         workflow: str | None = None,
         listener: EventListener | None = None,
+        drive: bool = True,
     ) -> ExecutionRecord:
-        """Validate a definition, record a new execution of it, and start running it.
+        """Record a new execution and (with ``drive``) run it in this process.
+
+        Args:
+            definition: A file, a parsed definition, or a deployed workflow's name.
+            input: Execution input (default ``{}``).
+            name: Execution name, unique per workflow: starting it again with the same input
+                returns the existing execution, with another input is an error.
+            workflow: Workflow name (default: the file name or the deployed name).
+            listener: Called with each committed history event.
+            drive: False only records the execution for a ``stackflow worker`` to run.
 
         Raises:
             DefinitionError: The definition is invalid; nothing is recorded.
+            ExecutionAlreadyExists: The name is taken by an execution with another input.
         """
-        loaded, default_name = load_workflow(definition)
-        text = json.dumps(loaded.document, separators=(",", ":"))
-        return self.runtime.start_execution(
+        text, default_name, version = self.resolve(definition)
+        return control.start_unique(
+            self.runtime,
             text,
             {} if input is None else input,
             workflow=workflow or default_name,
             name=name,
+            version=version,
             listener=listener,
+            drive=drive,
         )
 
     def run(
@@ -168,11 +210,47 @@ class Engine:
         """Block until an execution is terminal and return its record."""
         return self.runtime.wait(execution_id, timeout)
 
+    def deploy(self, source: DefinitionSource, name: str | None = None) -> WorkflowVersion:
+        """Validate a definition and store it as the next version of workflow ``name``.
+
+        An execution keeps the version it started with, even after a new one is deployed.
+        """
+        loaded, default_name = load_workflow(source)
+        text = json.dumps(loaded.document, separators=(",", ":"))
+        return self.store.deploy_workflow(name or default_name, text, time.time())
+
+    # ------------------------------------------------------------------ controlling
+
     def stop(
         self, execution_id: str, *, error: str | None = None, cause: str | None = None
+    ) -> ExecutionRecord:
+        """Abort a running execution and its children (a no-op once it ended)."""
+        return control.stop(self.runtime, execution_id, error, cause)
+
+    def redrive(self, execution_id: str) -> ExecutionRecord:
+        """Restart a FAILED, TIMED_OUT or ABORTED execution from where it stopped."""
+        return control.redrive(self.runtime, execution_id)
+
+    def send_task_success(self, task_token: str, output: JSON) -> None:
+        """Complete a task that waits for its token (``.waitForTaskToken`` or an activity)."""
+        control.send_task_result(self.runtime, task_token, "task_success", {"output": output})
+
+    def send_task_failure(
+        self, task_token: str, error: str | None = None, cause: str | None = None
     ) -> None:
-        """Abort a running execution."""
-        self.runtime.stop_execution(execution_id, error, cause)
+        """Fail a task that waits for its token."""
+        payload = {"error": error, "cause": cause}
+        control.send_task_result(self.runtime, task_token, "task_failure", payload)
+
+    def send_task_heartbeat(self, task_token: str) -> None:
+        """Tell a waiting task with HeartbeatSeconds that its worker is still alive."""
+        control.send_task_result(self.runtime, task_token, "task_heartbeat", {})
+
+    def get_activity_task(self, activity: str, worker: str | None = None) -> dict[str, JSON] | None:
+        """Take the oldest waiting task of an activity: ``{"taskToken", "input"}`` or None."""
+        return control.get_activity_task(self.store, activity, worker)
+
+    # ------------------------------------------------------------------ reading
 
     def describe(self, execution_id: str) -> ExecutionRecord:
         """Return an execution's record."""
@@ -183,14 +261,21 @@ class Engine:
         return self.store.get_history(execution_id)
 
     def list_executions(
-        self, *, status: str | None = None, workflow: str | None = None, limit: int = 100
+        self,
+        *,
+        status: str | None = None,
+        workflow: str | None = None,
+        parent_id: str | None = None,
+        limit: int = 100,
     ) -> list[ExecutionRecord]:
         """Return executions, newest first."""
-        return self.store.list_executions(status=status, workflow=workflow, limit=limit)
+        return self.store.list_executions(
+            status=status, workflow=workflow, parent_id=parent_id, limit=limit
+        )
 
-    def close(self) -> None:
-        """Stop the runtime and close the store."""
-        self.runtime.close()
+    def close(self, *, release: bool = True) -> None:
+        """Stop the runtime (releasing its leases) and close the store."""
+        self.runtime.close(release=release)
         self.store.close()
 
     def __enter__(self) -> Engine:
@@ -198,3 +283,9 @@ class Engine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _looks_like_name(text: str) -> bool:
+    """A deployed workflow reference: ``NAME`` or ``NAME:VERSION`` without path separators."""
+    name, _, version = text.partition(":")
+    return bool(_NAME_OK.match(name)) and (not version or version.isdigit())

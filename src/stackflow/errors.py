@@ -168,5 +168,17 @@ class ConflictError(StoreError):
     """A record with the same identity exists with different content."""
 
 
+class LeaseLostError(StoreError):
+    """A transition was refused because its owner no longer holds the execution's lease."""
+
+
+class ExecutionAlreadyExists(ConflictError):
+    """An execution with this name exists for the workflow with a different input."""
+
+
+class TaskTokenError(StackflowError):
+    """A task token is malformed, unknown, or no longer waited for (AWS's TaskDoesNotExist)."""
+
+
 class TaskResourceError(StackflowError):
     """A Task names a resource stackflow cannot run (unknown scheme, missing module)."""

@@ -233,9 +233,12 @@ def test_run_python_task_from_cwd(
 
 def test_run_duplicate_name_is_an_error(tmp_path: Path, home: Path) -> None:
     path = write(tmp_path / "echo.json", ECHO_WF)
-    first = invoke(home, "workflow", "run", str(path), "--name", "once")
+    first = invoke(home, "workflow", "run", str(path), "--name", "once", "--json")
     assert first.exit_code == 0
-    second = invoke(home, "workflow", "run", str(path), "--name", "once")
+    same = invoke(home, "workflow", "run", str(path), "--name", "once", "--json")
+    assert same.exit_code == 0  # same name, same input: the existing execution (Step Functions)
+    assert json.loads(same.stdout)["execution"] == json.loads(first.stdout)["execution"]
+    second = invoke(home, "workflow", "run", str(path), "--name", "once", "--input", '{"x": 1}')
     assert second.exit_code == 1
     assert second.stderr.startswith("error: ")
     assert "once" in second.stderr

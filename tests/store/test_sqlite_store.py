@@ -25,6 +25,7 @@ from stackflow.store import (
     SQLiteStore,
     Transition,
 )
+from stackflow.store.base import Snapshot
 from stackflow.store.sqlite import apply_migrations, load_migrations
 from stackflow.store.sqlite import store as store_module
 from stackflow.store.sqlite.store import split_statements
@@ -88,7 +89,7 @@ def test_reopen_reads_everything_back(db: Path) -> None:
         assert second.get_execution("e1") == record("e1", 5.0)
         assert [e.id for e in second.get_history("e1")] == list(range(1, 101))
         assert second.get_history("e1")[41] == event(42)
-        assert second.load_snapshot("e1") == b"snap100"
+        assert second.load_snapshot("e1") == Snapshot(b"snap100")
         failed = second.get_execution("e2")
         assert (failed.status, failed.error, failed.cause, failed.stop_time) == (
             "FAILED",
@@ -128,7 +129,7 @@ def test_newer_schema_is_refused(db: Path) -> None:
 
 def test_apply_migrations_is_idempotent_on_a_connection() -> None:
     conn = sqlite3.connect(":memory:", isolation_level=None)
-    assert apply_migrations(conn) == [1]
+    assert apply_migrations(conn) == [1, 2]
     assert apply_migrations(conn) == []
     conn.close()
 
@@ -181,7 +182,7 @@ def test_only_the_last_snapshot_of_a_batch_is_serialized(store: SQLiteStore) -> 
     for ticket in tickets:
         ticket.wait(10)
     assert calls == [5]
-    assert store.load_snapshot("e1") == b"s5"
+    assert store.load_snapshot("e1") == Snapshot(b"s5")
     assert [e.id for e in store.get_history("e1")] == [1, 2, 3, 4, 5]
 
 
@@ -201,7 +202,7 @@ def test_failed_snapshot_falls_back_to_the_previous_one_in_the_batch(store: SQLi
         bad.wait(10)
     with pytest.raises(StoreError, match="earlier transition failed"):
         later.wait(10)
-    assert store.load_snapshot("e1") == b"one"
+    assert store.load_snapshot("e1") == Snapshot(b"one")
     assert [e.id for e in store.get_history("e1")] == [1]
 
 
@@ -258,7 +259,7 @@ def test_concurrent_readers_see_consistent_data(store: SQLiteStore) -> None:
         try:
             while not done.is_set() or reads[slot] == 0:
                 snap = store.load_snapshot("e1")
-                steps = 0 if snap is None else json.loads(snap)["steps"]
+                steps = 0 if snap is None else json.loads(snap.header)["steps"]
                 history = store.get_history("e1")
                 ids = [e.id for e in history]
                 assert ids == list(range(1, len(ids) + 1))
@@ -333,7 +334,7 @@ def test_committed_data_survives_sigkill(db: Path, durability: str) -> None:
         assert len(ids) >= 500
         assert ids == list(range(1, len(ids) + 1))
         snapshot = reopened.load_snapshot("e1")
-        assert snapshot is not None and int(snapshot) >= 500
+        assert snapshot is not None and int(snapshot.header) >= 500
 
 
 def test_reader_connections_close_with_their_threads(store: SQLiteStore) -> None:

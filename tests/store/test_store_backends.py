@@ -18,6 +18,7 @@ from stackflow.store import (
     Transition,
     open_store,
 )
+from stackflow.store.base import Snapshot
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -141,7 +142,7 @@ def test_snapshot_latest_wins(store: Store) -> None:
     tickets.append(store.append(Transition("e1", events(5, 1))))  # no snapshot: keeps s4
     for ticket in tickets:
         ticket.wait(5)
-    assert store.load_snapshot("e1") == b"s4"
+    assert store.load_snapshot("e1") == Snapshot(b"s4")
     assert len(store.get_history("e1")) == 5
 
 
@@ -202,7 +203,7 @@ def test_duplicate_event_id_conflicts_and_others_commit(store: Store) -> None:
     other.wait(5)
     assert [e.id for e in store.get_history("e1")] == [1, 2]
     assert store.load_snapshot("e1") is None
-    assert store.load_snapshot("e2") == b"fine"
+    assert store.load_snapshot("e2") == Snapshot(b"fine")
 
 
 def test_failing_snapshot_callable_fails_the_ticket(store: Store) -> None:
@@ -223,7 +224,7 @@ def test_flush_makes_everything_visible(store: Store) -> None:
         store.append(Transition("e1", events(i, 1), snapshot=str(i).encode()))
     store.flush()
     assert len(store.get_history("e1")) == 50
-    assert store.load_snapshot("e1") == b"50"
+    assert store.load_snapshot("e1") == Snapshot(b"50")
 
 
 def test_closed_store_refuses_use(store: Store) -> None:
@@ -247,7 +248,7 @@ def test_memory_store_calls_snapshot_at_append_time() -> None:
 
     ticket = store.append(Transition("e1", events(1, 1), snapshot=snapshot))
     assert ticket.done() and calls == [1]
-    assert store.load_snapshot("e1") == b"x"
+    assert store.load_snapshot("e1") == Snapshot(b"x")
 
 
 @pytest.mark.parametrize("url", [":memory:", "memory:", None])

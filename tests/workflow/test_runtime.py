@@ -41,7 +41,8 @@ def test_execution_recorded_with_history_and_snapshot(engine: Engine, tmp_path: 
     assert history[-1].type == "ExecutionSucceeded"
     snapshot = engine.store.load_snapshot(record.execution_id)
     assert snapshot is not None
-    state = ExecState.from_json(json.loads(snapshot))
+    frames = [json.loads(blob) for blob in snapshot.frames.values()]
+    state = ExecState.from_json(json.loads(snapshot.header), frames)
     assert state.status == "SUCCEEDED" and state.output == {"step": 1, "b": 2}
     engine.close()
     reopened = SQLiteStore(tmp_path / "sf.db")

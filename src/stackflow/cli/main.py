@@ -16,7 +16,11 @@ import click
 from stackflow.errors import StackflowError
 
 #: Subcommands loaded on first use: command name -> "module:attribute".
-LAZY_COMMANDS = {"workflow": "stackflow.cli.workflow_commands:workflow"}
+LAZY_COMMANDS = {
+    "workflow": "stackflow.cli.workflow_commands:workflow",
+    "activity": "stackflow.cli.activity_commands:activity",
+    "worker": "stackflow.cli.worker_command:worker",
+}
 
 
 class StackflowGroup(click.Group):

@@ -9,12 +9,13 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from stackflow.cli.main import StackflowGroup, resolve_home
+from stackflow.cli.main import LazyGroup, resolve_home
 from stackflow.cli.output import (
     dumps,
     format_duration,
@@ -28,7 +29,7 @@ from stackflow.cli.output import (
     status_style,
     summarize,
 )
-from stackflow.errors import DefinitionError, Problem, SourceLocation
+from stackflow.errors import DefinitionError, NotFoundError, Problem, SourceLocation
 
 if TYPE_CHECKING:
     from stackflow.engine import Engine
@@ -39,6 +40,17 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: Execution statuses accepted by ``workflow list --status``.
 STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+#: ``workflow`` subcommands defined in other modules, imported on first use.
+WORKFLOW_LAZY_COMMANDS = {
+    "start": "stackflow.cli.control_commands:start",
+    "deploy": "stackflow.cli.control_commands:deploy",
+    "stop": "stackflow.cli.control_commands:stop",
+    "redrive": "stackflow.cli.control_commands:redrive",
+    "send-task-success": "stackflow.cli.control_commands:send_task_success",
+    "send-task-failure": "stackflow.cli.control_commands:send_task_failure",
+    "send-task-heartbeat": "stackflow.cli.control_commands:send_task_heartbeat",
+}
 
 
 def json_option(func: F) -> F:
@@ -76,11 +88,12 @@ def load_or_problems(file: str) -> tuple[LoadedDefinition | None, str, list[Prob
     return loaded, name, []
 
 
-def parse_input(text: str | None) -> Any:
+def parse_input(text: str | None, option: str = "--input") -> Any:
     """Parse the ``--input`` value: JSON text, ``@FILE`` or ``@-`` (standard input).
 
     Args:
         text: The option's value; None means ``{}``.
+        option: The option's name, for error messages.
 
     Returns:
         The parsed JSON value.
@@ -97,13 +110,13 @@ def parse_input(text: str | None) -> Any:
         try:
             text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise click.BadParameter(f"cannot read {source}: {exc}", param_hint="'--input'")
+            raise click.BadParameter(f"cannot read {source}: {exc}", param_hint=f"'{option}'")
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise click.BadParameter(
             f"{source} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
-            param_hint="'--input'",
+            param_hint=f"'{option}'",
         )
 
 
@@ -156,13 +169,33 @@ def event_json(event: HistoryEvent) -> dict[str, Any]:
     }
 
 
-def _open_engine(ctx: click.Context, home: str | None) -> Engine:
+def open_engine(ctx: click.Context, home: str | None) -> Engine:
+    """Open the engine on the command's stackflow home.
+
+    Args:
+        ctx: The command's click context.
+        home: The command's own ``--home``.
+
+    Returns:
+        The open engine; close it when done.
+    """
     from stackflow.engine import Engine
 
     return Engine.open(resolve_home(ctx, home))
 
 
-def _report_invalid(problems: list[Problem], message: str, as_json: bool) -> None:
+def report_invalid(problems: list[Problem], message: str, as_json: bool) -> None:
+    """Report definition problems as ``run`` does and exit with status 1.
+
+    Args:
+        problems: Every problem found.
+        message: The summary (the ``cause`` of the JSON report).
+        as_json: Print ``{"execution": null, "status": null, "error", "cause", "problems"}``
+            to stdout instead of one line per problem to stderr.
+
+    Raises:
+        click.exceptions.Exit: Always, with status 1.
+    """
     if as_json:
         print_json(
             {
@@ -179,59 +212,116 @@ def _report_invalid(problems: list[Problem], message: str, as_json: bool) -> Non
     raise click.exceptions.Exit(1)
 
 
-def _put_cwd_on_path() -> None:
+def put_cwd_on_path() -> None:
+    """Make modules in the current directory importable (``python:MODULE:FUNCTION`` tasks)."""
     cwd = os.getcwd()
     if cwd not in sys.path and "" not in sys.path:
         sys.path.insert(0, cwd)
 
 
-@click.group(cls=StackflowGroup)
-def workflow() -> None:
-    """Run workflows and inspect their executions."""
+@dataclass(frozen=True)
+class WorkflowSource:
+    """What ``run`` and ``start`` execute: a definition file or a deployed workflow.
 
-
-@workflow.command("run")
-@click.argument("file")
-@click.option(
-    "--input",
-    "input_text",
-    metavar="JSON|@FILE",
-    help="Execution input: JSON text, @FILE to read it from a file, or @- for stdin.",
-)
-@click.option("--name", help="Execution name (unique per workflow; default: a UUID).")
-@json_option
-@home_option
-@click.pass_context
-def run(
-    ctx: click.Context,
-    file: str,
-    input_text: str | None,
-    name: str | None,
-    as_json: bool,
-    home: str | None,
-) -> None:
-    """Run the workflow defined in FILE to completion and print its output.
-
-    Exits 0 when the execution succeeded, 1 otherwise. Python task modules
-    (``python:MODULE:FUNCTION``) are imported relative to the current directory.
+    Attributes:
+        definition: The loaded file, or ``NAME:VERSION`` of a deployed workflow.
+        document: The parsed definition (for the progress display).
+        workflow: The workflow name executions are recorded under.
     """
-    data = parse_input(input_text)
-    loaded, workflow_name, problems = load_or_problems(file)
-    if loaded is None:
-        head = f"Invalid state machine definition: {len(problems)} problem(s) found"
-        summary = str(DefinitionError(problems, head))
-        _report_invalid(problems, summary, as_json)
-        return
-    _put_cwd_on_path()
-    engine = _open_engine(ctx, home)
+
+    definition: LoadedDefinition | str
+    document: dict[str, Any]
+    workflow: str
+
+
+def resolve_or_problems(
+    engine: Engine | None, reference: str
+) -> tuple[WorkflowSource | None, list[Problem]]:
+    """Load a definition file, or look up a deployed workflow, collecting problems.
+
+    An existing path is always read as a file. Anything else is looked up as a deployed
+    workflow (``NAME`` or ``NAME:VERSION``) when ``engine`` is given.
+
+    Args:
+        engine: The open engine, or None to only accept files.
+        reference: A file path or a deployed workflow's name.
+
+    Returns:
+        The source (None when there are problems) and every problem found.
+    """
+    if engine is None or Path(reference).exists():
+        loaded, name, problems = load_or_problems(reference)
+        if loaded is None:
+            return None, problems
+        return WorkflowSource(loaded, dict(loaded.document), name), []
     try:
+        text, name, version = engine.resolve(reference)
+    except DefinitionError as exc:
+        return None, list(exc.problems)
+    except NotFoundError:
+        location = SourceLocation(reference, None, None, "")
+        message = f"no such file, and no deployed workflow is named {reference!r}"
+        return None, [Problem(location, message, "WORKFLOW_NOT_FOUND")]
+    pinned = f"{name}:{version}" if version is not None else reference
+    return WorkflowSource(pinned, json.loads(text), name), []
+
+
+def open_source(
+    ctx: click.Context, home: str | None, reference: str, as_json: bool
+) -> tuple[Engine, WorkflowSource]:
+    """Open the engine and resolve a FILE-or-NAME argument, reporting problems like ``run``.
+
+    A file is validated before the engine is opened, so an invalid file touches no store.
+
+    Args:
+        ctx: The command's click context.
+        home: The command's own ``--home``.
+        reference: A file path or a deployed workflow's name (``NAME`` or ``NAME:VERSION``).
+        as_json: Report problems as JSON.
+
+    Returns:
+        The open engine (close it when done) and what to execute.
+
+    Raises:
+        click.exceptions.Exit: The definition is invalid or nothing has that name (status 1).
+    """
+    source: WorkflowSource | None = None
+    if Path(reference).exists():
+        source, problems = resolve_or_problems(None, reference)
+        if source is None:
+            _report_problems(problems, as_json)
+    engine = open_engine(ctx, home)
+    if source is None:
         try:
-            record = _run(engine, loaded, data, name, workflow_name, as_json)
-        except DefinitionError as exc:
-            _report_invalid(exc.problems, str(exc), as_json)
-            return
-    finally:
-        engine.close()
+            source, problems = resolve_or_problems(engine, reference)
+        except BaseException:
+            engine.close()
+            raise
+        if source is None:
+            engine.close()
+            _report_problems(problems, as_json)
+    assert source is not None
+    return engine, source
+
+
+def _report_problems(problems: list[Problem], as_json: bool) -> None:
+    head = f"Invalid state machine definition: {len(problems)} problem(s) found"
+    if problems and all(p.code == "WORKFLOW_NOT_FOUND" for p in problems):
+        head = "Workflow not found"
+    report_invalid(problems, str(DefinitionError(problems, head)), as_json)
+
+
+def print_outcome(record: ExecutionRecord, as_json: bool) -> None:
+    """Print a finished execution as ``run`` does; exit 1 unless it succeeded.
+
+    Args:
+        record: The final record.
+        as_json: Print ``{"execution", "status", "output", "error", "cause"}`` to stdout;
+            otherwise a summary line to stderr and the output (or error) to stdout.
+
+    Raises:
+        click.exceptions.Exit: The execution did not succeed (status 1).
+    """
     if as_json:
         print_json(
             {
@@ -254,20 +344,35 @@ def run(
         raise click.exceptions.Exit(1)
 
 
-def _run(
+def follow(
     engine: Engine,
-    loaded: LoadedDefinition,
-    data: Any,
-    name: str | None,
-    workflow_name: str,
+    begin: Callable[[Callable[[HistoryEvent], None] | None], ExecutionRecord],
+    *,
+    document: dict[str, Any] | None,
+    title: str,
     as_json: bool,
 ) -> ExecutionRecord:
+    """Drive an execution in this process until it ends, showing progress on stderr.
+
+    Ctrl-C stops the execution (``Interrupted``) and waits for it to end.
+
+    Args:
+        engine: The open engine.
+        begin: Starts (or redrives) the execution with a history listener (None with
+            ``as_json``) and returns its record.
+        document: The parsed definition, for the live table on a terminal.
+        title: Text above the live table (the execution id is added).
+        as_json: Show no progress.
+
+    Returns:
+        The final record.
+    """
     from stackflow.cli.progress import LiveProgress, PlainProgress
 
     def execute(listener: Callable[[HistoryEvent], None] | None) -> ExecutionRecord:
-        record = engine.start(loaded, data, name=name, workflow=workflow_name, listener=listener)
+        record = begin(listener)
         if isinstance(listener, LiveProgress):
-            listener.title = f"{workflow_name} {record.execution_id}"
+            listener.title = f"{title} {record.execution_id}"
         try:
             return engine.wait(record.execution_id)
         except KeyboardInterrupt:
@@ -277,9 +382,67 @@ def _run(
     if as_json:
         return execute(None)
     if is_tty(sys.stderr):
-        with LiveProgress(loaded.document, title=workflow_name) as live:
+        with LiveProgress(document, title=title) as live:
             return execute(live)
     return execute(PlainProgress())
+
+
+@click.group(cls=LazyGroup, lazy=WORKFLOW_LAZY_COMMANDS)
+def workflow() -> None:
+    """Run, deploy and control workflows and inspect their executions."""
+
+
+@workflow.command("run")
+@click.argument("file", metavar="FILE|NAME")
+@click.option(
+    "--input",
+    "input_text",
+    metavar="JSON|@FILE",
+    help="Execution input: JSON text, @FILE to read it from a file, or @- for stdin.",
+)
+@click.option("--name", help="Execution name (unique per workflow; default: a UUID).")
+@json_option
+@home_option
+@click.pass_context
+def run(
+    ctx: click.Context,
+    file: str,
+    input_text: str | None,
+    name: str | None,
+    as_json: bool,
+    home: str | None,
+) -> None:
+    """Run a workflow to completion and print its output.
+
+    FILE|NAME is a definition file, or the name of a deployed workflow (NAME for its latest
+    version, NAME:VERSION for another). Exits 0 when the execution succeeded, 1 otherwise.
+    Python task modules (``python:MODULE:FUNCTION``) are imported relative to the current
+    directory.
+    """
+    data = parse_input(input_text)
+    engine, source = open_source(ctx, home, file, as_json)
+    put_cwd_on_path()
+    try:
+        try:
+            record = follow(
+                engine,
+                lambda listener: engine.start(
+                    source.definition,
+                    data,
+                    name=name,
+                    workflow=source.workflow,
+                    listener=listener,
+                ),
+                document=source.document,
+                title=source.workflow,
+                as_json=as_json,
+            )
+        except DefinitionError as exc:
+            report_invalid(exc.problems, str(exc), as_json)
+            return
+    finally:
+        engine.close()
+    print_outcome(record, as_json)
 
 
 @workflow.command("list")
@@ -304,7 +467,7 @@ def list_command(
     home: str | None,
 ) -> None:
     """List executions, newest first."""
-    with _open_engine(ctx, home) as engine:
+    with open_engine(ctx, home) as engine:
         records = engine.list_executions(
             status=status.upper() if status else None, workflow=workflow_name, limit=limit
         )
@@ -337,11 +500,16 @@ def list_command(
 @home_option
 @click.pass_context
 def describe(ctx: click.Context, execution_id: str, as_json: bool, home: str | None) -> None:
-    """Show one execution: status, times, input, output and error."""
-    with _open_engine(ctx, home) as engine:
+    """Show one execution: status, times, input, output and error.
+
+    For an execution that started child executions (a Distributed Map, or startExecution
+    tasks) it also shows how many children have each status (JSON key ``children``).
+    """
+    with open_engine(ctx, home) as engine:
         record = engine.describe(execution_id)
+        children = engine.store.count_children(execution_id)
     if as_json:
-        print_json(record_json(record, full=True))
+        print_json({**record_json(record, full=True), "children": children})
         return
     fields = [
         ("Execution", record.execution_id),
@@ -358,6 +526,8 @@ def describe(ctx: click.Context, execution_id: str, as_json: bool, home: str | N
         fields.append(("Error", record.error))
     if record.cause is not None:
         fields.append(("Cause", record.cause))
+    if children:
+        fields.append(("Map run", children_summary(children)))
     for label, value in fields:
         click.echo(f"{label + ':':<11}{value}")
     click.echo("Input:")
@@ -365,6 +535,24 @@ def describe(ctx: click.Context, execution_id: str, as_json: bool, home: str | N
     if record.status == "SUCCEEDED":
         click.echo("Output:")
         click.echo(_indent(dumps(record.output)))
+
+
+def children_summary(children: dict[str, int]) -> str:
+    """Summarize child executions by status, e.g. ``4 children: 3 SUCCEEDED, 1 FAILED``.
+
+    Args:
+        children: Status to count (``Store.count_children``).
+
+    Returns:
+        One line; statuses in lifecycle order (RUNNING first), unknown ones last.
+    """
+    order = {status: index for index, status in enumerate(STATUSES)}
+    total = sum(children.values())
+    parts = [
+        f"{count} {status}"
+        for status, count in sorted(children.items(), key=lambda kv: (order.get(kv[0], 99), kv[0]))
+    ]
+    return f"{total} child{'ren' if total != 1 else ''}: " + ", ".join(parts)
 
 
 def _indent(text: str) -> str:
@@ -378,7 +566,7 @@ def _indent(text: str) -> str:
 @click.pass_context
 def history(ctx: click.Context, execution_id: str, as_json: bool, home: str | None) -> None:
     """Show the history events of an execution, in order."""
-    with _open_engine(ctx, home) as engine:
+    with open_engine(ctx, home) as engine:
         engine.describe(execution_id)  # unknown id -> NotFoundError
         events = engine.history(execution_id)
     if as_json:

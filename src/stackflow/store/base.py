@@ -35,6 +35,9 @@ class ExecutionRecord:
         start_time: Seconds since the epoch.
         stop_time: Seconds since the epoch when terminal, else None.
         parent_id: Id of the execution that started this one (distributed Map), or None.
+        owner: Id of the runtime (process) that drives the execution now, or None.
+        lease_expires: Until when (epoch seconds) the owner's claim holds, or None.
+        version: Version of the deployed workflow the execution runs (None when run from a file).
     """
 
     execution_id: str
@@ -49,6 +52,9 @@ class ExecutionRecord:
     cause: str | None = None
     stop_time: float | None = None
     parent_id: str | None = None
+    owner: str | None = None
+    lease_expires: float | None = None
+    version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -82,22 +88,119 @@ class ExecutionUpdate:
 
 
 @dataclass(frozen=True)
+class Request:
+    """Something from outside for a running execution, waiting for the execution's owner.
+
+    Requests are how other processes talk to an execution: a callback (``task_success``,
+    ``task_failure``, ``task_heartbeat`` with a task token), ``stop``, or ``child_finished`` (a
+    child execution ended). The owner consumes a request in the same transaction as the
+    transition it causes (:attr:`Transition.consumed_requests`), so each is applied exactly once.
+
+    Attributes:
+        id: Store-assigned, increasing.
+        execution_id: The execution it is for.
+        kind: ``task_success``, ``task_failure``, ``task_heartbeat``, ``stop``,
+            ``child_finished``.
+        token: The task token or child token it answers, if any.
+        payload: Kind-specific data (output; error and cause; ...).
+        created: When it was added (epoch seconds).
+    """
+
+    id: int
+    execution_id: str
+    kind: str
+    token: str | None = None
+    payload: JSON = None
+    created: float = 0.0
+
+
+@dataclass(frozen=True)
+class ActivityTask:
+    """A task of an activity, waiting for (or taken by) an external worker.
+
+    Attributes:
+        token: The task token the worker answers with.
+        activity: Activity name.
+        execution_id: The execution waiting for it.
+        input: The task input.
+        created: When it was scheduled (epoch seconds).
+        worker: Name of the worker that took it, or None while waiting.
+        claimed_at: When it was taken, or None.
+    """
+
+    token: str
+    activity: str
+    execution_id: str
+    input: JSON = None
+    created: float = 0.0
+    worker: str | None = None
+    claimed_at: float | None = None
+
+
+@dataclass(frozen=True)
+class WorkflowVersion:
+    """One deployed version of a named workflow.
+
+    Attributes:
+        name: Workflow name.
+        version: 1, 2, ... per name.
+        definition: The definition as compact JSON text.
+        created: When it was deployed (epoch seconds).
+    """
+
+    name: str
+    version: int
+    definition: str
+    created: float
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The latest committed state of an execution: a small header plus one blob per live frame.
+
+    Attributes:
+        header: Everything but the frames (serialized by the runtime).
+        frames: Frame id to serialized frame.
+    """
+
+    header: bytes
+    frames: dict[int, bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Transition:
     """What one step of an execution writes, all in one transaction.
 
     Attributes:
         execution_id: The execution.
         events: New history events, in order.
-        snapshot: The execution's state after the step, as bytes or as a callable producing them.
-            A callable is only invoked by the writer, and when several transitions of one execution
-            are committed together only the last snapshot is serialized.
+        snapshot: The new snapshot header, as bytes or as a callable producing them. A callable
+            is only invoked by the writer, and when several transitions of one execution are
+            committed together only the last header is serialized.
         update: New status, when it changed.
+        frames: Frames of the snapshot that changed (frame id to serialized frame), upserted.
+        removed_frames: Frames of the snapshot that ended, deleted.
+        owner: When set, the transition commits only if this owner still holds the execution's
+            lease (fencing); otherwise its ticket fails with :class:`LeaseLostError`.
+        consumed_requests: Ids of requests this transition applied; deleted in the same
+            transaction.
+        requests: Requests to add for other executions (e.g. ``child_finished`` for a parent).
+        activity_tasks: Activity tasks to schedule.
+        removed_activity_tasks: Tokens of activity tasks that no longer wait (answered,
+            timed out, aborted).
     """
 
     execution_id: str
     events: tuple[HistoryEvent, ...] = ()
     snapshot: bytes | Callable[[], bytes] | None = None
     update: ExecutionUpdate | None = None
+    frames: dict[int, bytes] = field(default_factory=dict)
+    removed_frames: tuple[int, ...] = ()
+    owner: str | None = None
+    consumed_requests: tuple[int, ...] = ()
+    requests: tuple[Request, ...] = ()
+    activity_tasks: tuple[ActivityTask, ...] = ()
+    removed_activity_tasks: tuple[str, ...] = ()
 
 
 class CommitTicket:
@@ -185,8 +288,107 @@ class Store(ABC):
         """Return the events of an execution with id greater than ``after_event_id``, in order."""
 
     @abstractmethod
-    def load_snapshot(self, execution_id: str) -> bytes | None:
-        """Return the latest committed snapshot of an execution, or None."""
+    def load_snapshot(self, execution_id: str) -> Snapshot | None:
+        """Return the latest committed snapshot (header and live frames), or None."""
+
+    # ---------------------------------------------------------------- leases
+
+    @abstractmethod
+    def claim_executions(
+        self, owner: str, now: float, lease_until: float, limit: int
+    ) -> list[ExecutionRecord]:
+        """Atomically take up to ``limit`` RUNNING executions nobody holds (no owner, or a lease
+        that expired before ``now``), oldest first, setting ``owner`` and ``lease_until``.
+
+        Returns:
+            The claimed records (with the new owner and lease).
+        """
+
+    @abstractmethod
+    def claim_execution(
+        self,
+        execution_id: str,
+        owner: str,
+        now: float,
+        lease_until: float,
+        *,
+        any_status: bool = False,
+    ) -> ExecutionRecord | None:
+        """Atomically take one execution if nobody holds it (no owner, or an expired lease).
+
+        Args:
+            execution_id: The execution.
+            owner: The new owner.
+            now: Current time (epoch seconds) for the expiry check.
+            lease_until: The new lease expiry.
+            any_status: Also take an execution that is not RUNNING (to redrive it).
+
+        Returns:
+            The claimed record, or None when someone else holds it (or it is not RUNNING).
+        """
+
+    @abstractmethod
+    def renew_leases(self, owner: str, execution_ids: list[str], lease_until: float) -> list[str]:
+        """Extend the leases ``owner`` still holds among ``execution_ids``.
+
+        Returns:
+            The ids whose lease was renewed (a missing id was lost to another owner or ended).
+        """
+
+    @abstractmethod
+    def release_executions(self, owner: str, execution_ids: list[str]) -> None:
+        """Give up ``owner``'s leases on these executions (owner and lease set to NULL)."""
+
+    # ---------------------------------------------------------------- requests
+
+    @abstractmethod
+    def add_request(
+        self, execution_id: str, kind: str, token: str | None, payload: JSON, now: float
+    ) -> int:
+        """Durably add a request for an execution (blocks until committed) and return its id.
+
+        Raises:
+            NotFoundError: No such execution.
+        """
+
+    @abstractmethod
+    def pending_requests(self, execution_ids: list[str]) -> list[Request]:
+        """Return the requests waiting for these executions, oldest first."""
+
+    # ---------------------------------------------------------------- activities
+
+    @abstractmethod
+    def claim_activity_task(self, activity: str, worker: str, now: float) -> ActivityTask | None:
+        """Atomically take the oldest waiting task of ``activity`` for ``worker``, or None."""
+
+    @abstractmethod
+    def list_activities(self) -> dict[str, int]:
+        """Return activity name to the number of tasks waiting (not yet taken)."""
+
+    # ---------------------------------------------------------------- workflows
+
+    @abstractmethod
+    def deploy_workflow(self, name: str, definition: str, now: float) -> WorkflowVersion:
+        """Store ``definition`` as the next version of ``name`` and return it.
+
+        When the latest version already has exactly this definition, it is returned unchanged.
+        """
+
+    @abstractmethod
+    def get_workflow(self, name: str, version: int | None = None) -> WorkflowVersion:
+        """Return one version of a workflow (the latest when ``version`` is None).
+
+        Raises:
+            NotFoundError: No such workflow or version.
+        """
+
+    @abstractmethod
+    def list_workflows(self) -> list[WorkflowVersion]:
+        """Return the latest version of every deployed workflow, by name."""
+
+    @abstractmethod
+    def count_children(self, parent_id: str) -> dict[str, int]:
+        """Return status to the number of child executions of ``parent_id``."""
 
     @abstractmethod
     def close(self) -> None:

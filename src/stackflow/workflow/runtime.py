@@ -1,14 +1,18 @@
 """The durable runtime: drives interpreters, records every step, carries out their commands.
 
-One loop thread owns every running execution of this process. Each turn it
+One loop thread owns every execution this runtime holds a lease on. Each turn it
 
-1. applies what arrived from outside (new executions, task results, due timers),
+1. applies what arrived (new executions, task results, due timers, requests from other processes:
+   callbacks, stops, ends of child executions),
 2. advances every runnable execution through the pure interpreter,
-3. queues each execution's new events and snapshot to the store (group commit: one flush for all),
+3. queues each execution's new events, its snapshot header and changed frames to the store (group
+   commit: one flush for all), fenced by the lease, together with the requests it consumed,
 4. waits for durability, then carries out the commands (tasks go to the executor, timers to a heap,
    child executions are started) and wakes whoever waits for a finished execution.
 
-Task code never runs on the loop thread, so a slow task stalls nothing else.
+Because every commit holds the exact state, a runtime that dies loses nothing that was committed:
+another runtime claims its executions when their leases expire, reloads the snapshot, runs the
+pending tasks again (at-least-once) and re-arms the timers at their recorded due times.
 """
 
 from __future__ import annotations
@@ -16,27 +20,38 @@ from __future__ import annotations
 import heapq
 import json
 import logging
+import os
+import socket
 import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from stackflow.clock import Clock, FakeClock, SystemClock
-from stackflow.errors import STATES_RUNTIME, STATES_TASK_FAILED, StackflowError, WorkflowFailure
+from stackflow.errors import (
+    STATES_RUNTIME,
+    STATES_TASK_FAILED,
+    LeaseLostError,
+    NotFoundError,
+    StackflowError,
+    WorkflowFailure,
+)
 from stackflow.executors.base import Executor
 from stackflow.executors.local import LocalExecutor
 from stackflow.store.base import (
+    ActivityTask,
     CommitTicket,
     ExecutionRecord,
     ExecutionUpdate,
     HistoryEvent,
+    Request,
     Store,
     Transition,
 )
 from stackflow.types import JSON, TERMINAL_STATUSES
+from stackflow.workflow import integrations
 from stackflow.workflow.asl.context import DEFAULT_IDENTITY, Identity
 from stackflow.workflow.asl.execstate import (
     CancelTask,
@@ -47,29 +62,23 @@ from stackflow.workflow.asl.execstate import (
 )
 from stackflow.workflow.asl.interpreter import Interpreter
 from stackflow.workflow.asl.machine import machine_from_json
+from stackflow.workflow.asl.tokens import make_task_token
+from stackflow.workflow.live import Live
 from stackflow.workflow.tasks import TaskRequest, resolve_task
 from stackflow.workflow.tasks.base import PYTHON_RESOURCE_PREFIX
 
 logger = logging.getLogger(__name__)
 
-#: Cancel signal handed to tasks that cannot be interrupted (never set).
-_NEVER_CANCELLED = threading.Event()
-
 #: Listener of committed history events of one execution.
 EventListener = Callable[[HistoryEvent], None]
 
+#: Cancel signal handed to tasks that cannot be interrupted (never set).
+_NEVER_CANCELLED = threading.Event()
 
-@dataclass
-class _Live:
-    """An execution this runtime drives."""
 
-    record: ExecutionRecord
-    state: ExecState
-    interpreter: Interpreter
-    cancels: dict[str, threading.Event] = field(default_factory=dict)
-    listeners: list[EventListener] = field(default_factory=list)
-    children: dict[str, str] = field(default_factory=dict)  # token -> child execution id
-    events_since_snapshot: int = 0
+def new_owner_id() -> str:
+    """Return a unique id for a runtime: host, pid and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class Runtime:
@@ -78,11 +87,16 @@ class Runtime:
     Args:
         store: Where executions are recorded.
         executor: Where task code runs (default: a bounded local thread pool).
-        clock: Source of time (a :class:`FakeClock` skips waits when nothing else can happen).
+        clock: Source of workflow time (a :class:`FakeClock` skips waits when nothing else can
+            happen). Leases always use real time.
         identity: ARN naming for context objects.
-        step_budget: Most state steps per execution per loop turn (keeps history visible and
-            other executions moving during long chains of pure states).
-        snapshot_every: Fewest history events between two snapshots of a running execution.
+        owner: This runtime's id in leases (default: host, pid and a random part).
+        lease_seconds: How long a claim holds without renewal; renewed every third of it.
+        claim: Also take over executions nobody holds (new ones started with ``submit``, and those
+            whose owner died): what ``stackflow worker`` does.
+        max_executions: Most executions held at once when claiming.
+        poll_interval: Seconds between looks at the store for claims and requests.
+        step_budget: Most state steps per execution per loop turn.
     """
 
     def __init__(
@@ -92,19 +106,27 @@ class Runtime:
         executor: Executor | None = None,
         clock: Clock | None = None,
         identity: Identity = DEFAULT_IDENTITY,
+        owner: str | None = None,
+        lease_seconds: float = 10.0,
+        claim: bool = False,
+        max_executions: int = 1000,
+        poll_interval: float = 0.1,
         step_budget: int = 2000,
-        snapshot_every: int = 64,
     ) -> None:
         self.store = store
         self.clock: Clock = clock or SystemClock()
         self.identity = identity
+        self.owner = owner or new_owner_id()
+        self.lease_seconds = lease_seconds
+        self.claim = claim
+        self.max_executions = max_executions
+        self.poll_interval = poll_interval
+        self.step_budget = step_budget
         self._owns_executor = executor is None
         self.executor = executor or LocalExecutor()
-        self.step_budget = step_budget
-        self.snapshot_every = snapshot_every
         self._inbox: deque[tuple[Any, ...]] = deque()
         self._wake = threading.Event()
-        self._live: dict[str, _Live] = {}
+        self._live: dict[str, Live] = {}
         self._timers: list[tuple[float, int, str, str]] = []
         self._timer_seq = 0
         self._in_flight = 0
@@ -113,8 +135,12 @@ class Runtime:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._error: BaseException | None = None
-        # child execution id -> (parent execution id, token) for Distributed Map items
-        self._child_parents: dict[str, tuple[str, str]] = {}
+        self._next_poll = 0.0
+        self._next_renew = 0.0
+        self.on_claim: Callable[[ExecutionRecord], None] | None = None
+        self._adopting: set[str] = set()  # handed to the loop, not yet live
+        if claim:
+            self._ensure_thread()  # a worker looks for work from the start
 
     # ------------------------------------------------------------------ public API
 
@@ -126,9 +152,13 @@ class Runtime:
         workflow: str,
         name: str | None = None,
         parent_id: str | None = None,
+        version: int | None = None,
         listener: EventListener | None = None,
+        drive: bool = True,
+        execution_id: str | None = None,
+        parent: dict[str, Any] | None = None,
     ) -> ExecutionRecord:
-        """Record a new execution and start driving it.
+        """Record a new execution and (with ``drive``) start running it here.
 
         Args:
             definition: The (validated) definition as JSON text.
@@ -136,13 +166,18 @@ class Runtime:
             workflow: Workflow name.
             name: Execution name (default: a fresh UUID).
             parent_id: The execution that started this one, if any.
+            version: Deployed workflow version, if any.
             listener: Called on the loop thread with each committed history event.
+            drive: Hold the lease and run it in this runtime; False only records it, for a worker
+                to claim (``stackflow workflow start``).
+            execution_id: A given id (children get deterministic ids), else a fresh UUID.
+            parent: How to report the end to a parent execution, if any.
 
         Returns:
             The stored record (status RUNNING).
         """
         record = ExecutionRecord(
-            execution_id=str(uuid.uuid4()),
+            execution_id=execution_id or str(uuid.uuid4()),
             name=name or str(uuid.uuid4()),
             workflow=workflow,
             definition=definition,
@@ -150,18 +185,37 @@ class Runtime:
             input=input,
             start_time=self.clock.now(),
             parent_id=parent_id,
+            owner=self.owner if drive else None,
+            lease_expires=time.time() + self.lease_seconds if drive else None,
+            version=version,
         )
         self.store.create_execution(record)
-        self._post(("start", record, listener))
+        if drive:
+            self._post(("start", record, listener, parent))
         return record
 
     def subscribe(self, execution_id: str, listener: EventListener) -> None:
         """Call ``listener`` with each history event of a running execution from now on."""
         self._post(("subscribe", execution_id, listener))
 
-    def stop_execution(self, execution_id: str, error: str | None, cause: str | None) -> None:
-        """Abort a running execution (its children too)."""
-        self._post(("abort", execution_id, error, cause))
+    def poke(self) -> None:
+        """Look at the store for requests and claims now instead of at the next poll."""
+        self._next_poll = 0.0
+        self._post(("poke",))
+
+    def adopt(self, record: ExecutionRecord, *, redrive: bool = False) -> None:
+        """Drive an execution whose lease this runtime has just taken.
+
+        Args:
+            record: The execution (its lease held by this runtime's owner id).
+            redrive: Restart it from where it failed (it is FAILED, TIMED_OUT or ABORTED).
+        """
+        self._adopting.add(record.execution_id)
+        self._post(("redrive" if redrive else "resume", record))
+
+    def holds(self, execution_id: str) -> bool:
+        """Return True while this runtime drives the execution."""
+        return execution_id in self._live
 
     def wait(self, execution_id: str, timeout: float | None = None) -> ExecutionRecord:
         """Block until the execution is terminal and return its record.
@@ -175,19 +229,34 @@ class Runtime:
                 if self._error is not None:
                     raise StackflowError(f"runtime loop failed: {self._error!r}")
                 record = self.store.get_execution(execution_id)
-                if record.status in TERMINAL_STATUSES and execution_id not in self._live:
+                busy = execution_id in self._live or execution_id in self._adopting
+                if record.status in TERMINAL_STATUSES and not busy:
                     return record
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise TimeoutError(f"execution {execution_id} did not finish in time")
-                self._done.wait(0.5 if remaining is None else min(remaining, 0.5))
+                self._done.wait(0.2 if remaining is None else min(remaining, 0.2))
 
-    def close(self) -> None:
-        """Stop the loop thread and the executor this runtime created."""
+    def start(self) -> None:
+        """Start the loop thread (it also starts on the first execution)."""
+        self._ensure_thread()
+
+    def close(self, release: bool = True) -> None:
+        """Stop the loop thread and the executor this runtime created.
+
+        Args:
+            release: Give up the leases of unfinished executions so another runtime can take
+                them at once (a crash skips this; then they wait for the leases to expire).
+        """
         self._stopping = True
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if release and self._live:
+            try:
+                self.store.release_executions(self.owner, list(self._live))
+            except StackflowError:
+                logger.exception("could not release leases")
         if self._owns_executor:
             self.executor.shutdown(wait=False)
 
@@ -198,18 +267,22 @@ class Runtime:
         if not self._wake.is_set():
             self._wake.set()
         if self._thread is None:
-            with self._lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(
-                        target=self._run, name="stackflow-runtime", daemon=True
-                    )
-                    self._thread.start()
+            self._ensure_thread()
+
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="stackflow-runtime", daemon=True
+                )
+                self._thread.start()
 
     def _run(self) -> None:
         try:
             while not self._stopping:
                 self._turn()
         except BaseException as exc:  # surface to waiters instead of hanging them
+            logger.exception("runtime loop failed")
             self._error = exc
             with self._done:
                 self._done.notify_all()
@@ -218,7 +291,13 @@ class Runtime:
     def _turn(self) -> None:
         self._wake.clear()
         now = self.clock.now()
-        touched: dict[str, _Live] = {}
+        touched: dict[str, Live] = {}
+        real = time.time()
+        if real >= self._next_renew and self._live:
+            self._renew(real)
+        if real >= self._next_poll:
+            self._next_poll = real + self.poll_interval
+            self._poll(now, touched)
         while self._inbox:
             self._apply(self._inbox.popleft(), now, touched)
         while self._timers and self._timers[0][0] <= now:
@@ -240,32 +319,74 @@ class Runtime:
 
     def _idle(self, now: float) -> None:
         due = self._timers[0][0] if self._timers else None
+        poll_wait = max(self._next_poll - time.time(), 0.0)
         if isinstance(self.clock, FakeClock):
             if due is not None and self._in_flight == 0 and not self._inbox:
                 self.clock.set(due)
                 return
             started = time.monotonic()
-            self._wake.wait(0.05 if due is not None else 0.5)
+            self._wake.wait(min(0.05, poll_wait) if due is not None else poll_wait)
             if due is not None and self._in_flight:
                 self.clock.advance(time.monotonic() - started)
             return
-        if due is None:
-            self._wake.wait(0.5)
-        else:
-            self._wake.wait(min(max(due - now, 0.0), 0.5))
+        wait = poll_wait if due is None else min(max(due - now, 0.0), poll_wait)
+        self._wake.wait(wait)
 
-    def _apply(self, item: tuple[Any, ...], now: float, touched: dict[str, _Live]) -> None:
+    def _renew(self, real: float) -> None:
+        self._next_renew = real + self.lease_seconds / 3
+        ids = list(self._live)
+        held = set(self.store.renew_leases(self.owner, ids, real + self.lease_seconds))
+        for execution_id in ids:
+            if execution_id not in held:
+                logger.warning("lease on %s lost; another runtime drives it now", execution_id)
+                self._drop(execution_id)
+
+    def _poll(self, now: float, touched: dict[str, Live]) -> None:
+        if self.claim and len(self._live) < self.max_executions:
+            real = time.time()
+            claimed = self.store.claim_executions(
+                self.owner, real, real + self.lease_seconds, self.max_executions - len(self._live)
+            )
+            for record in claimed:
+                if self.on_claim is not None:
+                    self.on_claim(record)
+                live = self._resume(record, now)
+                if live is not None:
+                    touched[record.execution_id] = live
+        if self._live:
+            for request in self.store.pending_requests(list(self._live)):
+                live = self._live.get(request.execution_id)
+                if live is not None and request.id not in live.seen_requests:
+                    live.seen_requests.add(request.id)
+                    live.consumed.append(request.id)
+                    self._request(live, request, now)
+                    touched[request.execution_id] = live
+
+    def _apply(self, item: tuple[Any, ...], now: float, touched: dict[str, Live]) -> None:
         kind = item[0]
+        if kind == "poke":
+            return
         if kind == "start":
-            _, record, listener = item
+            _, record, listener, parent = item
             started = self._begin(record)
+            started.state.parent = parent
             if listener is not None:
                 started.listeners.append(listener)
             started.interpreter.start(started.state, now)
             touched[record.execution_id] = started
             return
+        if kind in ("resume", "redrive"):
+            try:
+                resumed = self._resume(item[1], now, redrive=kind == "redrive")
+            finally:
+                self._adopting.discard(item[1].execution_id)
+            if resumed is not None:
+                touched[item[1].execution_id] = resumed
+            return
         live = self._live.get(item[1])
         if live is None:
+            if kind == "task":
+                self._in_flight -= 1
             return
         touched[live.record.execution_id] = live
         if kind == "task":
@@ -273,18 +394,10 @@ class Runtime:
             self._in_flight -= 1
             live.cancels.pop(token, None)
             self._task_done(live, token, result, error, now)
-        elif kind == "child":
-            _, _, token, record = item
-            live.children.pop(token, None)
-            live.interpreter.on_child_finished(
-                live.state, token, record.status, record.output, record.error, record.cause, now
-            )
         elif kind == "subscribe":
             live.listeners.append(item[2])
-        elif kind == "abort":
-            live.interpreter.abort(live.state, now, item[2], item[3])
 
-    def _begin(self, record: ExecutionRecord) -> _Live:
+    def _begin(self, record: ExecutionRecord) -> Live:
         machine = machine_from_json(record.definition)
         state = ExecState(
             execution_id=record.execution_id,
@@ -293,15 +406,109 @@ class Runtime:
             input=record.input,
             start_time=record.start_time,
         )
-        live = _Live(record, state, Interpreter(machine, self.identity))
+        live = Live(record, state, Interpreter(machine, self.identity))
         self._live[record.execution_id] = live
         return live
 
+    def _resume(self, record: ExecutionRecord, now: float, *, redrive: bool = False) -> Live | None:
+        """Take over an execution from its last committed snapshot (or redrive a failed one)."""
+        snapshot = self.store.load_snapshot(record.execution_id)
+        if snapshot is None:  # recorded but never started (workflow start, or died at once)
+            live = self._begin(record)
+            live.interpreter.start(live.state, now)
+            return live
+        header = json.loads(snapshot.header)
+        frames = [json.loads(blob) for blob in snapshot.frames.values()]
+        state = ExecState.from_json(header, frames)
+        machine = machine_from_json(record.definition)
+        live = Live(record, state, Interpreter(machine, self.identity))
+        if redrive:
+            if not live.interpreter.redrive(state, now):
+                self.store.release_executions(self.owner, [record.execution_id])
+                return None
+            live.redriven = True
+        self._live[record.execution_id] = live
+        for command in live.interpreter.resume_commands(state):
+            self._carry_out(live, command, resumed=True)
+        logger.info("resumed %s with %d runnable frames", record.execution_id, len(state.runnable))
+        return live
+
+    def _drop(self, execution_id: str) -> None:
+        live = self._live.pop(execution_id, None)
+        if live is None:
+            return
+        for cancel in live.cancels.values():
+            cancel.set()
+        with self._done:
+            self._done.notify_all()
+
+    # ------------------------------------------------------------------ requests and results
+
+    def _request(self, live: Live, request: Request, now: float) -> None:
+        interp, st = live.interpreter, live.state
+        payload = request.payload if isinstance(request.payload, dict) else {}
+        token = request.token or ""
+        if request.kind == "task_success":
+            live.activity_done.append(token)
+            interp.on_task_succeeded(st, _local(token), payload.get("output"), now)
+        elif request.kind == "task_failure":
+            live.activity_done.append(token)
+            interp.on_task_failed(
+                st, _local(token), payload.get("error"), payload.get("cause"), now
+            )
+        elif request.kind == "task_heartbeat":
+            interp.on_task_heartbeat(st, _local(token), now)
+        elif request.kind == "stop":
+            interp.abort(st, now, payload.get("error"), payload.get("cause"))
+        elif request.kind == "child_finished":
+            self._child_finished(live, payload, now)
+
+    def _child_finished(self, live: Live, payload: dict[str, Any], now: float) -> None:
+        child_id = payload.get("execution_id")
+        token = live.child_tokens.pop(child_id, None) if isinstance(child_id, str) else None
+        if token is None:
+            return
+        interp, st = live.interpreter, live.state
+        status = payload.get("status", "FAILED")
+        if token.startswith("c"):  # a Distributed Map item
+            interp.on_child_finished(
+                st,
+                token,
+                status,
+                payload.get("output"),
+                payload.get("error"),
+                payload.get("cause"),
+                now,
+            )
+            return
+        mode = live.sync_children.pop(token, "sync")
+        described = integrations.describe_child(
+            self.identity,
+            workflow=payload.get("workflow", ""),
+            name=payload.get("name", ""),
+            status=status,
+            input=payload.get("input"),
+            output=payload.get("output"),
+            error=payload.get("error"),
+            cause=payload.get("cause"),
+            start_time=payload.get("start_time", now),
+            stop_time=payload.get("stop_time"),
+            parsed=mode == "sync:2",
+        )
+        if status == "SUCCEEDED":
+            interp.on_task_succeeded(st, token, described, now)
+        else:
+            interp.on_task_failed(
+                st, token, STATES_TASK_FAILED, json.dumps(described, separators=(",", ":")), now
+            )
+
     def _task_done(
-        self, live: _Live, token: str, result: JSON, error: BaseException | None, now: float
+        self, live: Live, token: str, result: JSON, error: BaseException | None, now: float
     ) -> None:
         interp, st = live.interpreter, live.state
         if error is None:
+            if token in live.callback_tokens:
+                return  # .waitForTaskToken: the result comes with the token, later
             interp.on_task_succeeded(st, token, result, now)
         elif isinstance(error, WorkflowFailure):
             interp.on_task_failed(st, token, error.error, error.cause, now)
@@ -312,36 +519,38 @@ class Runtime:
 
     # ------------------------------------------------------------------ commit, then act
 
-    def _commit_and_act(self, lives: list[_Live], now: float) -> None:
-        tickets: list[CommitTicket] = []
-        batches: list[tuple[_Live, list[HistoryEvent], list[Any]]] = []
+    def _commit_and_act(self, lives: list[Live], now: float) -> None:
+        tickets: list[tuple[Live, CommitTicket]] = []
+        batches: list[tuple[Live, list[HistoryEvent], list[Any]]] = []
         for live in lives:
             st = live.state
+            commands = st.commands
+            if not st.events and not commands and not live.consumed:
+                continue
             events = [
                 HistoryEvent(e.id, e.type, e.timestamp, e.previous_event_id, e.details)
                 for e in st.events
             ]
-            commands = st.commands
             st.events = []
             st.commands = []
-            if not events and not commands:
-                continue
-            update = None
-            if st.status != "RUNNING":
-                update = ExecutionUpdate(st.status, st.output, st.error, st.cause, now)
-            snapshot = self._snapshot(live, len(events))
-            tickets.append(
-                self.store.append(
-                    Transition(live.record.execution_id, tuple(events), snapshot, update)
-                )
-            )
+            transition = self._transition(live, events, commands, now)
+            tickets.append((live, self.store.append(transition)))
             batches.append((live, events, commands))
-        for ticket in tickets:
-            ticket.wait()
+        lost: set[str] = set()
+        for live, ticket in tickets:
+            try:
+                ticket.wait()
+            except LeaseLostError:
+                lost.add(live.record.execution_id)
         finished = False
         for live, events, commands in batches:
+            execution_id = live.record.execution_id
+            if execution_id in lost:
+                logger.warning("lease on %s lost before commit; dropping it", execution_id)
+                self._drop(execution_id)
+                continue
             for listener in live.listeners:
-                self._notify(listener, events)
+                _notify(listener, events)
             for command in commands:
                 self._carry_out(live, command)
             if live.state.status != "RUNNING":
@@ -351,35 +560,93 @@ class Runtime:
             with self._done:
                 self._done.notify_all()
 
-    def _snapshot(self, live: _Live, new_events: int) -> bytes | None:
-        """Serialize the execution's state, or None when it is not due yet.
-
-        A snapshot costs time proportional to the number of live frames, so one is written only
-        after four times that many events (and at least ``snapshot_every``) since the last one, and
-        always when the execution ends. The events in between are in the history, from which the
-        state after the snapshot can be rebuilt. This keeps snapshot cost linear in the number of
-        events even for a Map with thousands of concurrent iterations.
-        """
+    def _transition(
+        self, live: Live, events: list[HistoryEvent], commands: list[Any], now: float
+    ) -> Transition:
         st = live.state
-        live.events_since_snapshot += new_events
-        due = max(self.snapshot_every, 4 * len(st.frames))
-        if st.status == "RUNNING" and live.events_since_snapshot < due:
-            return None
-        live.events_since_snapshot = 0
-        return json.dumps(st.to_json(), separators=(",", ":")).encode()
+        execution_id = live.record.execution_id
+        update = None
+        requests: list[Request] = []
+        if st.status != "RUNNING":
+            update = ExecutionUpdate(st.status, st.output, st.error, st.cause, now)
+            parent = st.parent
+            if parent and parent.get("notify"):
+                requests.append(self._parent_request(live, parent, now))
+        elif live.redriven:
+            update = ExecutionUpdate("RUNNING")
+            live.redriven = False
+        activity_tasks: list[ActivityTask] = []
+        for command in commands:
+            if isinstance(command, RunTask):
+                name = integrations.activity_name(command.resource)
+                if name is not None:
+                    task_token = make_task_token(execution_id, command.token)
+                    live.activity_tokens[command.token] = task_token
+                    activity_tasks.append(
+                        ActivityTask(task_token, name, execution_id, command.input, now)
+                    )
+            elif isinstance(command, CancelTask):
+                child_id = next(
+                    (c for c, t in live.child_tokens.items() if t == command.token), None
+                )
+                if child_id is not None:
+                    requests.append(Request(0, child_id, "stop", None, {}, now))
+        removed_activities = [
+            live.activity_tokens.pop(_local(token), token) for token in live.activity_done
+        ]
+        for command in commands:
+            if isinstance(command, CancelTask) and command.token in live.activity_tokens:
+                removed_activities.append(live.activity_tokens.pop(command.token))
+        live.activity_done = []
+        changed, removed = st.frames.take_changes()
+        consumed = tuple(live.consumed)
+        live.consumed = []
+        return Transition(
+            execution_id,
+            tuple(events),
+            json.dumps(st.header_json(), separators=(",", ":")).encode(),
+            update,
+            frames={
+                fid: json.dumps(frame.to_json(), separators=(",", ":")).encode()
+                for fid, frame in changed.items()
+            },
+            removed_frames=removed,
+            owner=self.owner,
+            consumed_requests=consumed,
+            requests=tuple(requests),
+            activity_tasks=tuple(activity_tasks),
+            removed_activity_tasks=tuple(removed_activities),
+        )
 
-    @staticmethod
-    def _notify(listener: EventListener, events: list[HistoryEvent]) -> None:
-        """Give events to a listener; a listener that raises is dropped, never the loop."""
-        try:
-            for event in events:
-                listener(event)
-        except Exception:
-            logger.exception("history listener %r failed", listener)
+    def _parent_request(self, live: Live, parent: dict[str, Any], now: float) -> Request:
+        st = live.state
+        payload = {
+            "execution_id": st.execution_id,
+            "workflow": st.workflow,
+            "name": st.name,
+            "status": st.status,
+            "input": st.input,
+            "output": st.output,
+            "error": st.error,
+            "cause": st.cause,
+            "start_time": st.start_time,
+            "stop_time": now,
+        }
+        return Request(0, parent["execution_id"], "child_finished", None, payload, now)
 
-    def _carry_out(self, live: _Live, command: Any) -> None:
+    def _carry_out(self, live: Live, command: Any, *, resumed: bool = False) -> None:
         execution_id = live.record.execution_id
         if isinstance(command, RunTask):
+            if integrations.activity_name(command.resource) is not None:
+                if resumed:
+                    live.activity_tokens[command.token] = make_task_token(
+                        execution_id, command.token
+                    )
+                return  # waits in the store for a worker (see _transition)
+            mode = integrations.start_execution_mode(command.resource)
+            if mode is not None:
+                self._start_child_workflow(live, command, mode)
+                return
             self._dispatch(live, command)
         elif isinstance(command, StartTimer):
             self._timer_seq += 1
@@ -390,30 +657,95 @@ class Runtime:
             cancel = live.cancels.pop(command.token, None)
             if cancel is not None:
                 cancel.set()
-            child_id = live.children.pop(command.token, None)
-            if child_id is not None:
-                self._post(("abort", child_id, None, None))
         elif isinstance(command, StartChild):
-            definition = json.dumps(command.definition, separators=(",", ":"))
-            child = self.start_execution(
-                definition,
-                command.input,
-                workflow=f"{live.record.workflow}/{live.record.name}",
-                name=f"{live.record.name}:{command.token}",
-                parent_id=execution_id,
-            )
-            live.children[command.token] = child.execution_id
-            self._child_parents[child.execution_id] = (execution_id, command.token)
+            self._start_child(live, command.token, command.definition, command.input, command.name)
 
-    def _dispatch(self, live: _Live, command: RunTask) -> None:
+    def _start_child(
+        self,
+        live: Live,
+        token: str,
+        definition: dict[str, Any] | str,
+        child_input: JSON,
+        name: str,
+        *,
+        workflow: str | None = None,
+        version: int | None = None,
+        notify: bool = True,
+    ) -> ExecutionRecord:
+        """Start (or, after a recovery, find) the child execution of ``token``."""
+        parent_id = live.record.execution_id
+        child_id = integrations.child_execution_id(parent_id, token)
+        if notify:
+            live.child_tokens[child_id] = token
+        try:
+            return self.store.get_execution(child_id)
+        except NotFoundError:
+            pass
+        text = (
+            definition
+            if isinstance(definition, str)
+            else json.dumps(definition, separators=(",", ":"))
+        )
+        return self.start_execution(
+            text,
+            child_input,
+            workflow=workflow or f"{live.record.workflow}/{live.record.name}",
+            name=name,
+            parent_id=parent_id,
+            version=version,
+            execution_id=child_id,
+            parent={"execution_id": parent_id, "notify": notify},
+        )
+
+    def _start_child_workflow(self, live: Live, command: RunTask, mode: str) -> None:
+        st = live.state
+        try:
+            request = integrations.parse_child_request(command.input)
+            deployed = self.store.get_workflow(request.workflow, request.version)
+        except (WorkflowFailure, StackflowError) as exc:
+            error = (
+                exc
+                if isinstance(exc, WorkflowFailure)
+                else WorkflowFailure(STATES_TASK_FAILED, str(exc))
+            )
+            self._post(("task", st.execution_id, command.token, None, error))
+            self._in_flight += 1
+            return
+        name = request.name or f"{st.name}-{command.token}"
+        sync = mode != "async"
+        if sync:
+            live.sync_children[command.token] = mode
+        record = self._start_child(
+            live,
+            command.token,
+            deployed.definition,
+            request.input,
+            name,
+            workflow=deployed.name,
+            version=deployed.version,
+            notify=sync,
+        )
+        if not sync:
+            result = {
+                "ExecutionArn": self.identity.execution_arn(record.workflow, record.name),
+                "StartDate": record.start_time,
+            }
+            self._in_flight += 1
+            self._post(("task", st.execution_id, command.token, result, None))
+
+    def _dispatch(self, live: Live, command: RunTask) -> None:
         execution_id = live.record.execution_id
-        if command.resource.startswith(PYTHON_RESOURCE_PREFIX):
+        resource = command.resource
+        if integrations.waits_for_callback(resource):
+            live.callback_tokens.add(command.token)
+            resource = integrations.base_resource(resource)
+        if resource.startswith(PYTHON_RESOURCE_PREFIX):
             cancel = _NEVER_CANCELLED  # a Python call cannot be interrupted; skip the Event
         else:
             cancel = threading.Event()
             live.cancels[command.token] = cancel
         request = TaskRequest(
-            resource=command.resource,
+            resource=resource,
             input=command.input,
             context=command.context,
             timeout=command.timeout,
@@ -422,7 +754,7 @@ class Runtime:
 
         def call() -> JSON:
             try:
-                handler = resolve_task(command.resource)
+                handler = resolve_task(resource)
             except StackflowError as exc:
                 raise WorkflowFailure(STATES_RUNTIME, str(exc)) from None
             return handler(request)
@@ -433,14 +765,27 @@ class Runtime:
             call, lambda result, error: self._post(("task", execution_id, token, result, error))
         )
 
-    def _finished(self, live: _Live) -> None:
+    def _finished(self, live: Live) -> None:
         execution_id = live.record.execution_id
         del self._live[execution_id]
         for cancel in live.cancels.values():
             cancel.set()
-        for child in live.children.values():
-            self._post(("abort", child, None, None))
-        parent = self._child_parents.pop(execution_id, None)
-        if parent is not None:
-            record = self.store.get_execution(execution_id)
-            self._post(("child", parent[0], parent[1], record))
+
+
+def _local(task_token: str) -> str:
+    """Return the interpreter's token inside an external task token (or the text itself)."""
+    from stackflow.workflow.asl.tokens import parse_task_token
+
+    try:
+        return parse_task_token(task_token)[1]
+    except StackflowError:
+        return task_token
+
+
+def _notify(listener: EventListener, events: list[HistoryEvent]) -> None:
+    """Give events to a listener; a listener that raises is logged, never the loop's problem."""
+    try:
+        for event in events:
+            listener(event)
+    except Exception:
+        logger.exception("history listener %r failed", listener)

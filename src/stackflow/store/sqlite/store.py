@@ -14,150 +14,54 @@ wait for the writer and always see the last committed state.
 
 from __future__ import annotations
 
-import importlib.resources
+import functools
 import json
-import re
 import sqlite3
 import threading
-import time
 import weakref
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 from stackflow.errors import NotFoundError, StoreError
 from stackflow.store.base import (
+    ActivityTask,
     CommitTicket,
     ExecutionRecord,
     HistoryEvent,
+    Request,
+    Snapshot,
     Store,
     Transition,
+    WorkflowVersion,
 )
+from stackflow.store.sqlite import ops
+from stackflow.store.sqlite.rows import (
+    RECORD_COLUMNS,
+    REQUEST_COLUMNS,
+    WORKFLOW_COLUMNS,
+    chunks,
+    encode_json,
+    marks,
+    row_to_record,
+    row_to_request,
+    row_to_workflow,
+)
+from stackflow.store.sqlite.schema import apply_migrations, load_migrations, split_statements
 from stackflow.store.sqlite.writer import Writer
+from stackflow.types import JSON
+
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "SQLiteStore",
+    "apply_migrations",
+    "load_migrations",
+    "split_statements",
+]
 
 Durability = Literal["full", "normal"]
 
 #: Milliseconds a connection waits for a lock held by another process before failing.
 BUSY_TIMEOUT_MS = 10_000
-
-_MIGRATION_NAME = re.compile(r"^(\d{4})_[A-Za-z0-9_-]+\.sql$")
-_RECORD_COLUMNS = (
-    "execution_id, name, workflow, definition, status, input, output, error, cause,"
-    " start_time, stop_time, parent_id"
-)
-
-
-def load_migrations() -> list[tuple[int, str, str]]:
-    """Return the packaged migrations as (version, file name, SQL), in version order.
-
-    Raises:
-        StoreError: Two files have the same version number.
-    """
-    folder = importlib.resources.files("stackflow.store.sqlite").joinpath("migrations")
-    found: dict[int, tuple[str, str]] = {}
-    for entry in folder.iterdir():
-        match = _MIGRATION_NAME.match(entry.name)
-        if match is None:
-            continue
-        version = int(match.group(1))
-        if version in found:
-            raise StoreError(f"two migrations have version {version}")
-        found[version] = (entry.name, entry.read_text(encoding="utf-8"))
-    return [(version, *found[version]) for version in sorted(found)]
-
-
-def split_statements(sql: str) -> Iterator[str]:
-    """Split an SQL script into complete statements (comments stay with the next statement)."""
-    buffer = ""
-    for line in sql.splitlines(keepends=True):
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            yield buffer.strip()
-            buffer = ""
-    rest = "\n".join(
-        line for line in buffer.splitlines() if line.strip() and not line.strip().startswith("--")
-    )
-    if rest.strip():
-        raise StoreError(f"incomplete SQL statement in migration: {rest.strip()[:80]!r}")
-
-
-def apply_migrations(conn: sqlite3.Connection) -> list[int]:
-    """Apply the packaged migrations that ``conn``'s database lacks, in order, atomically.
-
-    Each applied version is recorded in ``schema_version`` (version, applied_at). The write lock is
-    taken before the applied versions are read, so two processes opening a new file at once apply
-    each migration only once.
-
-    Args:
-        conn: A connection in autocommit mode (``isolation_level=None``).
-
-    Returns:
-        The versions applied now (empty when the database was up to date).
-
-    Raises:
-        StoreError: A migration failed, or the database is newer than this code.
-    """
-    migrations = load_migrations()
-    wanted = {version for version, _, _ in migrations}
-    newest = max(wanted, default=0)
-    applied = _applied_versions(conn)
-    if applied and max(applied) > newest:
-        raise StoreError(
-            f"the database has schema version {max(applied)}, newer than this stackflow"
-            f" supports ({newest})"
-        )
-    if wanted <= applied:
-        return []
-    applied_now: list[int] = []
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_version"
-            " (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)"
-        )
-        applied = _applied_versions(conn)  # again, now that this connection holds the lock
-        for version, name, sql in migrations:
-            if version in applied:
-                continue
-            for statement in split_statements(sql):
-                try:
-                    conn.execute(statement)
-                except sqlite3.Error as exc:
-                    raise StoreError(f"migration {name} failed: {exc}") from exc
-            conn.execute(
-                "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
-                (version, time.time()),
-            )
-            applied_now.append(version)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return applied_now
-
-
-def _applied_versions(conn: sqlite3.Connection) -> set[int]:
-    try:
-        return {row[0] for row in conn.execute("SELECT version FROM schema_version")}
-    except sqlite3.OperationalError:  # no schema_version table yet
-        return set()
-
-
-def _row_to_record(row: tuple[Any, ...]) -> ExecutionRecord:
-    return ExecutionRecord(
-        execution_id=row[0],
-        name=row[1],
-        workflow=row[2],
-        definition=row[3],
-        status=row[4],
-        input=None if row[5] is None else json.loads(row[5]),
-        output=None if row[6] is None else json.loads(row[6]),
-        error=row[7],
-        cause=row[8],
-        start_time=row[9],
-        stop_time=row[10],
-        parent_id=row[11],
-    )
 
 
 class _ReaderConnection(sqlite3.Connection):
@@ -287,19 +191,19 @@ class SQLiteStore(Store):
             NotFoundError: No such execution.
         """
         rows = self._query(
-            f"SELECT {_RECORD_COLUMNS} FROM executions WHERE execution_id = ?", (execution_id,)
+            f"SELECT {RECORD_COLUMNS} FROM executions WHERE execution_id = ?", (execution_id,)
         )
         if not rows:
             raise NotFoundError(f"no execution {execution_id!r}")
-        return _row_to_record(rows[0])
+        return row_to_record(rows[0])
 
     def find_execution(self, workflow: str, name: str) -> ExecutionRecord | None:
         """Return the execution of ``workflow`` called ``name``, or None."""
         rows = self._query(
-            f"SELECT {_RECORD_COLUMNS} FROM executions WHERE workflow = ? AND name = ?",
+            f"SELECT {RECORD_COLUMNS} FROM executions WHERE workflow = ? AND name = ?",
             (workflow, name),
         )
-        return _row_to_record(rows[0]) if rows else None
+        return row_to_record(rows[0]) if rows else None
 
     def list_executions(
         self,
@@ -319,11 +223,11 @@ class SQLiteStore(Store):
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         params.append(max(limit, 0))
         rows = self._query(
-            f"SELECT {_RECORD_COLUMNS} FROM executions{where}"
+            f"SELECT {RECORD_COLUMNS} FROM executions{where}"
             " ORDER BY start_time DESC, rowid DESC LIMIT ?",
             params,
         )
-        return [_row_to_record(row) for row in rows]
+        return [row_to_record(row) for row in rows]
 
     def get_history(self, execution_id: str, after_event_id: int = 0) -> list[HistoryEvent]:
         """Return the events of an execution with id greater than ``after_event_id``, in order."""
@@ -343,10 +247,224 @@ class SQLiteStore(Store):
             for row in rows
         ]
 
-    def load_snapshot(self, execution_id: str) -> bytes | None:
-        """Return the latest committed snapshot of an execution, or None."""
-        rows = self._query("SELECT data FROM snapshots WHERE execution_id = ?", (execution_id,))
-        return bytes(rows[0][0]) if rows else None
+    def load_snapshot(self, execution_id: str) -> Snapshot | None:
+        """Return the latest committed snapshot (header and live frames), or None.
+
+        The header and the frames are read in one read transaction, so they always match. An
+        execution without a header has no snapshot (None), even if frames were written.
+        """
+        if self._closed:
+            raise StoreError("the store is closed")
+        conn = self._reader()
+        try:
+            conn.execute("BEGIN")
+            try:
+                header = conn.execute(
+                    "SELECT data FROM snapshots WHERE execution_id = ?", (execution_id,)
+                ).fetchone()
+                frames = conn.execute(
+                    "SELECT frame_id, data FROM snapshot_frames WHERE execution_id = ?"
+                    " ORDER BY frame_id",
+                    (execution_id,),
+                ).fetchall()
+            finally:
+                conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(f"query failed: {exc}") from exc
+        if header is None:
+            return None
+        return Snapshot(bytes(header[0]), {row[0]: bytes(row[1]) for row in frames})
+
+    # -- leases --------------------------------------------------------------------------------
+
+    def claim_executions(
+        self, owner: str, now: float, lease_until: float, limit: int
+    ) -> list[ExecutionRecord]:
+        """Atomically take up to ``limit`` free RUNNING executions, oldest first.
+
+        Free means: no owner, no lease expiry, or a lease that expired before ``now``. The claim
+        runs in the writer's ``BEGIN IMMEDIATE`` transaction, so two stores (in one process or
+        in several) never take the same execution.
+
+        Returns:
+            The claimed records (with the new owner and lease), oldest first.
+        """
+        result: list[ExecutionRecord] = self._writer.call(
+            functools.partial(
+                ops.claim_executions, owner=owner, now=now, lease_until=lease_until, limit=limit
+            )
+        )
+        return result
+
+    def claim_execution(
+        self,
+        execution_id: str,
+        owner: str,
+        now: float,
+        lease_until: float,
+        *,
+        any_status: bool = False,
+    ) -> ExecutionRecord | None:
+        """Atomically take one execution if nobody else holds it.
+
+        Free means: no owner, no lease expiry, a lease that expired before ``now``, or already
+        held by ``owner`` (the lease is then extended).
+
+        Args:
+            execution_id: The execution.
+            owner: The new owner.
+            now: Current time (epoch seconds) for the expiry check.
+            lease_until: The new lease expiry.
+            any_status: Also take an execution that is not RUNNING (to redrive it).
+
+        Returns:
+            The claimed record, or None when another owner holds it (or it is not RUNNING).
+
+        Raises:
+            NotFoundError: No such execution.
+        """
+        result: ExecutionRecord | None = self._writer.call(
+            functools.partial(
+                ops.claim_execution,
+                execution_id=execution_id,
+                owner=owner,
+                now=now,
+                lease_until=lease_until,
+                any_status=any_status,
+            )
+        )
+        return result
+
+    def renew_leases(self, owner: str, execution_ids: list[str], lease_until: float) -> list[str]:
+        """Extend the leases ``owner`` still holds among ``execution_ids`` (RUNNING ones only).
+
+        Returns:
+            The renewed ids, in the given order (a missing id was lost or ended).
+        """
+        result: list[str] = self._writer.call(
+            functools.partial(
+                ops.renew_leases,
+                owner=owner,
+                execution_ids=list(execution_ids),
+                lease_until=lease_until,
+            )
+        )
+        return result
+
+    def release_executions(self, owner: str, execution_ids: list[str]) -> None:
+        """Give up ``owner``'s leases on these executions (others' leases are untouched)."""
+        self._writer.call(
+            functools.partial(
+                ops.release_executions, owner=owner, execution_ids=list(execution_ids)
+            )
+        )
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def add_request(
+        self, execution_id: str, kind: str, token: str | None, payload: JSON, now: float
+    ) -> int:
+        """Durably add a request for an execution (blocks until committed) and return its id.
+
+        Raises:
+            NotFoundError: No such execution.
+        """
+        result: int = self._writer.call(
+            functools.partial(
+                ops.add_request,
+                execution_id=execution_id,
+                kind=kind,
+                token=token,
+                payload_json=encode_json(payload),
+                now=now,
+            )
+        )
+        return result
+
+    def pending_requests(self, execution_ids: list[str]) -> list[Request]:
+        """Return the requests waiting for these executions, oldest (lowest id) first."""
+        found: list[Request] = []
+        for chunk in chunks(list(dict.fromkeys(execution_ids))):
+            rows = self._query(
+                f"SELECT {REQUEST_COLUMNS} FROM requests"
+                f" WHERE execution_id IN ({marks(len(chunk))})",
+                chunk,
+            )
+            found.extend(row_to_request(row) for row in rows)
+        found.sort(key=lambda request: request.id)
+        return found
+
+    # -- activities ----------------------------------------------------------------------------
+
+    def claim_activity_task(self, activity: str, worker: str, now: float) -> ActivityTask | None:
+        """Atomically give the oldest waiting task of ``activity`` to ``worker``, or None."""
+        result: ActivityTask | None = self._writer.call(
+            functools.partial(ops.claim_activity_task, activity=activity, worker=worker, now=now)
+        )
+        return result
+
+    def list_activities(self) -> dict[str, int]:
+        """Return every activity with a task (waiting or taken) to its number of waiting tasks."""
+        rows = self._query(
+            "SELECT activity, SUM(worker IS NULL) FROM activity_tasks"
+            " GROUP BY activity ORDER BY activity",
+            (),
+        )
+        return {row[0]: int(row[1]) for row in rows}
+
+    # -- workflows -----------------------------------------------------------------------------
+
+    def deploy_workflow(self, name: str, definition: str, now: float) -> WorkflowVersion:
+        """Store ``definition`` as the next version of ``name`` and return it.
+
+        When the latest version has exactly this definition text, it is returned unchanged.
+        """
+        result: WorkflowVersion = self._writer.call(
+            functools.partial(ops.deploy_workflow, name=name, definition=definition, now=now)
+        )
+        return result
+
+    def get_workflow(self, name: str, version: int | None = None) -> WorkflowVersion:
+        """Return one version of a workflow (the latest when ``version`` is None).
+
+        Raises:
+            NotFoundError: No such workflow or version.
+        """
+        if version is None:
+            rows = self._query(
+                f"SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE name = ?"
+                " ORDER BY version DESC LIMIT 1",
+                (name,),
+            )
+        else:
+            rows = self._query(
+                f"SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE name = ? AND version = ?",
+                (name, version),
+            )
+        if not rows:
+            raise NotFoundError(_missing_workflow(name, version, self._latest_version(name)))
+        return row_to_workflow(rows[0])
+
+    def _latest_version(self, name: str) -> int | None:
+        rows = self._query("SELECT MAX(version) FROM workflows WHERE name = ?", (name,))
+        return rows[0][0] if rows else None
+
+    def list_workflows(self) -> list[WorkflowVersion]:
+        """Return the latest version of every deployed workflow, by name."""
+        rows = self._query(
+            f"SELECT {WORKFLOW_COLUMNS} FROM workflows AS w WHERE version ="
+            " (SELECT MAX(version) FROM workflows WHERE name = w.name) ORDER BY name",
+            (),
+        )
+        return [row_to_workflow(row) for row in rows]
+
+    def count_children(self, parent_id: str) -> dict[str, int]:
+        """Return status to the number of child executions of ``parent_id``."""
+        rows = self._query(
+            "SELECT status, COUNT(*) FROM executions WHERE parent_id = ? GROUP BY status",
+            (parent_id,),
+        )
+        return {row[0]: row[1] for row in rows}
 
     def schema_versions(self) -> list[int]:
         """Return the migration versions recorded in the database, in order."""
@@ -381,3 +499,12 @@ class SQLiteStore(Store):
             self._readers.clear()
         for conn in readers:
             conn.close()
+
+
+def _missing_workflow(name: str, version: int | None, latest: int | None) -> str:
+    """Say which workflow (and version) is missing, and what exists instead."""
+    if latest is None:
+        return f"no workflow named {name!r} is deployed"
+    if version is None:
+        return f"workflow {name!r} has no version"
+    return f"workflow {name!r} has no version {version} (the latest is {latest})"

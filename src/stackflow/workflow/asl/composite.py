@@ -205,16 +205,37 @@ def _fill(interp: Interpreter, st: ExecState, frame: Frame, now: float) -> None:
         if distributed:
             token = interp.new_token(st, frame, "c")
             data.setdefault("child_index", {})[token] = index
-            definition = dict(state.get("ItemProcessor") or state.get("Iterator") or {})
-            definition.pop("ProcessorConfig", None)
-            lang = interp.machine.scopes[key].query_language
-            definition.setdefault("QueryLanguage", lang)
-            st.commands.append(StartChild(token, definition, item_input, f"{st.name}-{index}"))
+            st.commands.append(_child_command(interp, st, frame, state, token, item_input))
         else:
             scope = interp.machine.scopes[key]
             child = interp.new_frame(st, frame, key, index, scope.start_at, item_input)
             child.phase = ITERATION
             data["children"].append(child.id)
+
+
+def _child_command(
+    interp: Interpreter, st: ExecState, frame: Frame, state: dict, token: str, item_input: JSON
+) -> StartChild:
+    """Return the command that starts the child execution of one Distributed Map item."""
+    key = processor_key(frame.scope, frame.state, state)
+    definition = dict(state.get("ItemProcessor") or state.get("Iterator") or {})
+    definition.pop("ProcessorConfig", None)
+    definition.setdefault("QueryLanguage", interp.machine.scopes[key].query_language)
+    return StartChild(token, definition, item_input, f"{st.name}:{frame.state}:{token}")
+
+
+def resume_children(interp: Interpreter, st: ExecState, frame: Frame) -> list[StartChild]:
+    """Return the commands for a Distributed Map's children that were started and not finished.
+
+    The runtime attaches to a child that already exists instead of starting it again.
+    """
+    state = interp.machine.state(frame.scope, frame.state)
+    items = frame.data.get("items") or []
+    commands = []
+    for token, index in frame.data.get("child_index", {}).items():
+        item_input = _item_input(interp, st, frame, state, index, items[index])
+        commands.append(_child_command(interp, st, frame, state, token, item_input))
+    return commands
 
 
 def _item_input(

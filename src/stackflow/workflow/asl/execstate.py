@@ -84,6 +84,64 @@ class Frame:
         return cls(**obj)
 
 
+class FrameTable(dict[int, Frame]):
+    """The live frames of an execution, remembering which changed since the last snapshot.
+
+    Reading a frame through ``[]`` or ``get`` marks it changed (the interpreter reads a frame to
+    change it); the runtime then writes only the changed frames and deletes the removed ones, so
+    a snapshot costs time in proportion to what a step touched, not to the size of the execution.
+    """
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.changed: set[int] = set(self)
+        self.removed: set[int] = set()
+
+    def __getitem__(self, key: int) -> Frame:
+        frame = dict.__getitem__(self, key)
+        self.changed.add(key)
+        return frame
+
+    def get(self, key: int, default: Any = None) -> Any:  # type: ignore[override]
+        """Return a frame (marking it changed) or ``default``."""
+        if key in self:
+            self.changed.add(key)
+            return dict.__getitem__(self, key)
+        return default
+
+    def __setitem__(self, key: int, frame: Frame) -> None:
+        dict.__setitem__(self, key, frame)
+        self.changed.add(key)
+        self.removed.discard(key)
+
+    def __delitem__(self, key: int) -> None:
+        dict.__delitem__(self, key)
+        self.changed.discard(key)
+        self.removed.add(key)
+
+    def pop(self, key: int, default: Any = None) -> Any:  # type: ignore[override]
+        """Remove a frame (recorded as removed) and return it, or ``default``."""
+        if key in self:
+            frame = dict.__getitem__(self, key)
+            del self[key]
+            return frame
+        return default
+
+    def clear(self) -> None:
+        """Remove every frame (each recorded as removed)."""
+        self.removed.update(self.keys())
+        self.changed.clear()
+        dict.clear(self)
+
+    def take_changes(self) -> tuple[dict[int, Frame], tuple[int, ...]]:
+        """Return the changed frames and the removed ids since the last call, and reset both."""
+        changed = {fid: dict.__getitem__(self, fid) for fid in self.changed if fid in self}
+        removed = tuple(self.removed)
+        self.changed = set()
+        self.removed = set()
+        return changed, removed
+
+
 @dataclass(frozen=True, slots=True)
 class RunTask:
     """Command: run a task resource and report its result with the token."""
@@ -163,7 +221,7 @@ class ExecState:
     input: JSON
     start_time: float
     status: str = "RUNNING"
-    frames: dict[int, Frame] = field(default_factory=dict)
+    frames: FrameTable = field(default_factory=FrameTable)
     runnable: deque[int] = field(default_factory=deque)
     pending: dict[str, int] = field(default_factory=dict)
     next_event_id: int = 1
@@ -173,11 +231,20 @@ class ExecState:
     error: str | None = None
     cause: str | None = None
     redrive_count: int = 0
+    deadline: float | None = None
+    failed_at: JSONObject | None = None
+    parent: JSONObject | None = None
     events: list[Event] = field(default_factory=list)
     commands: list[Command] = field(default_factory=list)
 
     def to_json(self) -> JSONObject:
-        """Return the snapshot of this state as a JSON object."""
+        """Return the whole state (header and frames) as one JSON object."""
+        header = self.header_json()
+        header["frames"] = [f.to_json() for f in self.frames.values()]
+        return header
+
+    def header_json(self) -> JSONObject:
+        """Return everything but the frames (the snapshot header) as a JSON object."""
         return {
             "execution_id": self.execution_id,
             "name": self.name,
@@ -185,7 +252,6 @@ class ExecState:
             "input": self.input,
             "start_time": self.start_time,
             "status": self.status,
-            "frames": [f.to_json() for f in self.frames.values()],
             "runnable": list(self.runnable),
             "pending": self.pending,
             "next_event_id": self.next_event_id,
@@ -195,11 +261,17 @@ class ExecState:
             "error": self.error,
             "cause": self.cause,
             "redrive_count": self.redrive_count,
+            "deadline": self.deadline,
+            "failed_at": self.failed_at,
+            "parent": self.parent,
         }
 
     @classmethod
-    def from_json(cls, obj: JSONObject) -> ExecState:
-        """Rebuild a state from :meth:`to_json` output."""
-        frames = {f["id"]: Frame.from_json(f) for f in obj["frames"]}
+    def from_json(cls, obj: JSONObject, frames: list[JSONObject] | None = None) -> ExecState:
+        """Rebuild a state from :meth:`to_json` output, or from a header and its frames."""
+        frame_list = obj["frames"] if frames is None else frames
+        table = FrameTable({f["id"]: Frame.from_json(f) for f in frame_list})
+        table.changed = set()
         values = {k: v for k, v in obj.items() if k not in ("frames", "runnable")}
-        return cls(frames=frames, runnable=deque(obj["runnable"]), **values)
+        state = cls(frames=table, runnable=deque(obj["runnable"]), **values)
+        return state

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from stackflow.errors import (
+    STATES_HEARTBEAT_TIMEOUT,
     STATES_QUERY_EVALUATION_ERROR,
     STATES_RUNTIME,
     STATES_TIMEOUT,
@@ -26,6 +27,7 @@ from stackflow.types import JSON, JSONObject
 from stackflow.workflow.asl import composite, simple_states
 from stackflow.workflow.asl.context import DEFAULT_IDENTITY, Identity, context_object
 from stackflow.workflow.asl.execstate import (
+    CHILDREN,
     CHILDREN_DONE,
     ENTER,
     EXIT,
@@ -35,6 +37,7 @@ from stackflow.workflow.asl.execstate import (
     TASK,
     TIMER,
     CancelTask,
+    Command,
     Event,
     ExecState,
     Frame,
@@ -77,24 +80,24 @@ class Interpreter:
         top.last_event = started.id
         timeout = self.machine.document.get("TimeoutSeconds")
         if isinstance(timeout, int) and timeout > 0:
-            st.pending["execution-timeout"] = -1
-            st.commands.append(StartTimer("execution-timeout", now + timeout))
+            st.deadline = now + timeout
+            st.commands.append(StartTimer("execution-timeout", st.deadline))
 
     def on_task_succeeded(self, st: ExecState, token: str, result: JSON, now: float) -> None:
         """Record a task's result and queue its state to complete."""
         frame = self._frame_for(st, token)
-        if frame is None or frame.phase != TASK:
+        if frame is None or frame.phase != TASK or frame.token != token:
             return
         self._clear_task(st, frame)
         self.emit(st, frame, "TaskSucceeded", now, {"output": result})
         self._run_guarded(st, frame, now, simple_states.task_result, result)
 
     def on_task_failed(
-        self, st: ExecState, token: str, error: str, cause: str | None, now: float
+        self, st: ExecState, token: str, error: str | None, cause: str | None, now: float
     ) -> None:
         """Record a task's failure and apply Retry/Catch."""
         frame = self._frame_for(st, token)
-        if frame is None or frame.phase != TASK:
+        if frame is None or frame.phase != TASK or frame.token != token:
             return
         self._clear_task(st, frame)
         self.emit(st, frame, "TaskFailed", now, {"error": error, "cause": cause})
@@ -103,8 +106,7 @@ class Interpreter:
     def on_timer(self, st: ExecState, token: str, now: float) -> None:
         """Handle a due timer: a Wait ends, a retry starts, or a task timed out."""
         if token == "execution-timeout":
-            st.pending.pop(token, None)
-            if st.status == "RUNNING":
+            if st.status == "RUNNING" and st.deadline is not None and now >= st.deadline:
                 self.finish(st, "TIMED_OUT", now, error=STATES_TIMEOUT, cause=None)
             return
         frame = self._frame_for(st, token)
@@ -120,10 +122,26 @@ class Interpreter:
             frame.phase = START
             self.schedule(st, frame)
         elif frame.phase == TASK and frame.data.get("timeout_token") == token:
-            frame.data.pop("timeout_token", None)
             self._clear_task(st, frame)
             self.emit(st, frame, "TaskTimedOut", now, {"error": STATES_TIMEOUT})
             self.state_failed(st, frame, STATES_TIMEOUT, None, now)
+        elif frame.phase == TASK and frame.data.get("heartbeat_token") == token:
+            self._clear_task(st, frame)
+            self.emit(st, frame, "TaskTimedOut", now, {"error": STATES_HEARTBEAT_TIMEOUT})
+            self.state_failed(st, frame, STATES_HEARTBEAT_TIMEOUT, None, now)
+
+    def on_task_heartbeat(self, st: ExecState, token: str, now: float) -> bool:
+        """Record a heartbeat of a waiting task; return False when the token is not waited for."""
+        frame = self._frame_for(st, token)
+        if frame is None or frame.phase != TASK or frame.token != token:
+            return False
+        simple_states.arm_heartbeat(self, st, frame, now)
+        return True
+
+    def is_waiting_for(self, st: ExecState, token: str) -> bool:
+        """Return True if ``token`` names a task the execution still waits for."""
+        frame = self._frame_for(st, token)
+        return frame is not None and frame.phase == TASK and frame.token == token
 
     def on_child_finished(
         self,
@@ -141,6 +159,53 @@ class Interpreter:
             return
         del st.pending[token]
         composite.distributed_child_finished(self, st, frame, token, status, output, error, cause)
+
+    def resume_commands(self, st: ExecState) -> list[Command]:
+        """Return the commands a recovered execution must (re)issue: its pending tasks (run again:
+        at-least-once), timers (at their recorded due times) and child executions."""
+        if st.status != "RUNNING":
+            return []
+        commands: list[Command] = []
+        if st.deadline is not None:
+            commands.append(StartTimer("execution-timeout", st.deadline))
+        for frame in dict.values(st.frames):
+            data = frame.data
+            if frame.phase == TASK and frame.token:
+                commands.append(simple_states.task_command(self, st, frame))
+                for key in ("timeout", "heartbeat"):
+                    token = data.get(f"{key}_token")
+                    if token is not None:
+                        commands.append(StartTimer(token, data[f"{key}_due"]))
+            elif frame.phase in (TIMER, RETRY) and frame.token:
+                commands.append(StartTimer(frame.token, data["due"]))
+            elif frame.phase == CHILDREN and data.get("child_index"):
+                commands.extend(composite.resume_children(self, st, frame))
+        return commands
+
+    def redrive(self, st: ExecState, now: float) -> bool:
+        """Restart a FAILED, TIMED_OUT or ABORTED execution from the state where it stopped.
+
+        Returns:
+            False when the execution cannot be redriven (still running, succeeded, or no record
+            of where it stopped).
+        """
+        failed = st.failed_at
+        if st.status not in ("FAILED", "TIMED_OUT", "ABORTED") or not failed:
+            return False
+        st.status = "RUNNING"
+        st.redrive_count += 1
+        st.output = st.error = st.cause = None
+        st.failed_at = None
+        event = self.emit(st, None, "ExecutionRedriven", now, {"redriveCount": st.redrive_count})
+        frame = self.new_frame(st, None, failed["scope"], 0, failed["state"], failed["input"])
+        frame.variables = dict(failed.get("variables") or {})
+        frame.last_event = event.id
+        timeout = self.machine.document.get("TimeoutSeconds")
+        st.deadline = None
+        if isinstance(timeout, int) and timeout > 0:
+            st.deadline = now + timeout
+            st.commands.append(StartTimer("execution-timeout", st.deadline))
+        return True
 
     def abort(self, st: ExecState, now: float, error: str | None, cause: str | None) -> None:
         """Stop the execution: cancel everything pending and record ExecutionAborted."""
@@ -328,6 +393,7 @@ class Interpreter:
         """A frame failed without a catcher: fail the execution or the parent state."""
         st.frames.pop(frame.id, None)
         if frame.parent is None:
+            st.failed_at = _position(frame)
             self.finish(st, "FAILED", now, error=error, cause=cause, last=frame.last_event)
             return
         parent = st.frames.get(frame.parent)
@@ -357,7 +423,8 @@ class Interpreter:
                     frame.retries[str(index)] = attempts + 1
                     frame.phase = RETRY
                     frame.token = self.new_token(st, frame, "r")
-                    st.commands.append(StartTimer(frame.token, now + delay))
+                    frame.data["due"] = now + delay
+                    st.commands.append(StartTimer(frame.token, frame.data["due"]))
                     return
             if kind != "Task":
                 self.emit(st, frame, f"{kind}StateFailed", now, {"error": error, "cause": cause})
@@ -382,8 +449,12 @@ class Interpreter:
         last: int | None = None,
     ) -> None:
         """End the execution with a terminal status, cancelling whatever is still pending."""
+        if st.failed_at is None and status != "SUCCEEDED":
+            top = next((f for f in dict.values(st.frames) if f.parent is None), None)
+            if top is not None:
+                st.failed_at = _position(top)
         for token in list(st.pending):
-            if token.startswith("k"):
+            if token.startswith(("k", "c")):
                 st.commands.append(CancelTask(token))
         st.pending.clear()
         st.frames.clear()
@@ -410,9 +481,10 @@ class Interpreter:
     def _clear_task(self, st: ExecState, frame: Frame) -> None:
         if frame.token is not None:
             st.pending.pop(frame.token, None)
-        timeout_token = frame.data.pop("timeout_token", None)
-        if timeout_token is not None:
-            st.pending.pop(timeout_token, None)
+        for key in ("timeout_token", "heartbeat_token"):
+            token = frame.data.pop(key, None)
+            if token is not None:
+                st.pending.pop(token, None)
         frame.token = None
 
 
@@ -423,3 +495,13 @@ def _start_work(interp: Interpreter, st: ExecState, frame: Frame, now: float) ->
         simple_states.schedule_task(interp, st, frame, now)
     else:
         composite.start(interp, st, frame, now)
+
+
+def _position(frame: Frame) -> JSONObject:
+    """Where a top-level frame stopped, for a later redrive."""
+    return {
+        "scope": frame.scope,
+        "state": frame.state,
+        "input": frame.input,
+        "variables": frame.variables,
+    }

@@ -22,6 +22,7 @@ from stackflow.workflow.asl import choice, composite, dataflow, jsonpath, timest
 from stackflow.workflow.asl.execstate import EXIT, START, TASK, TIMER, ExecState, Frame, RunTask
 from stackflow.workflow.asl.execstate import StartTimer as StartTimerCommand
 from stackflow.workflow.asl.payload import compact_json
+from stackflow.workflow.asl.tokens import make_task_token
 
 if TYPE_CHECKING:
     from stackflow.workflow.asl.interpreter import Interpreter
@@ -198,7 +199,8 @@ def _wait(interp: Interpreter, st: ExecState, frame: Frame, now: float, state: d
     frame.data["assign"] = assign
     frame.phase = TIMER
     frame.token = interp.new_token(st, frame, "w")
-    st.commands.append(StartTimerCommand(frame.token, max(due, now)))
+    frame.data["due"] = max(due, now)
+    st.commands.append(StartTimerCommand(frame.token, frame.data["due"]))
 
 
 def _jsonpath_due(state: dict, data: JSON, ctx: JSON, variables: Any, now: float) -> float:
@@ -312,59 +314,97 @@ def _task(interp: Interpreter, st: ExecState, frame: Frame, now: float, state: d
     ctx = interp.maybe_context(st, frame)
     if interp.is_jsonata(frame, state):
         states = dataflow.jsonata_states(raw, ctx)
-        args = raw
-        if "Arguments" in state:
-            args = dataflow.jsonata_value(state["Arguments"], states, variables, "Arguments")
         timeout = _jsonata_seconds(state, "TimeoutSeconds", states, variables)
         heartbeat = _jsonata_seconds(state, "HeartbeatSeconds", states, variables)
     else:
-        effective = dataflow.select_path(
-            raw, state.get("InputPath", "$"), context=ctx, variables=variables
-        )
-        args = effective
-        if "Parameters" in state:
-            args = dataflow.evaluate_template(
-                state["Parameters"], effective, context=ctx, variables=variables, field="Parameters"
-            )
         timeout = _jsonpath_seconds(state, "TimeoutSeconds", raw, ctx, variables)
         heartbeat = _jsonpath_seconds(state, "HeartbeatSeconds", raw, ctx, variables)
-    frame.data["args"] = args
     frame.data["timeout"] = timeout
     frame.data["heartbeat"] = heartbeat
     frame.phase = START
     schedule_task(interp, st, frame, now)
 
 
+def _task_arguments(interp: Interpreter, st: ExecState, frame: Frame, state: dict) -> JSON:
+    """Evaluate the task's arguments for this attempt (they may hold ``$$.Task.Token``)."""
+    raw = frame.input
+    variables = interp.variables(st, frame)
+    ctx = None
+    if interp.machine.uses_context(frame.scope, frame.state):
+        ctx = interp.context(st, frame, task_context(st, frame))
+    if interp.is_jsonata(frame, state):
+        if "Arguments" not in state:
+            return raw
+        states = dataflow.jsonata_states(raw, ctx)
+        return dataflow.jsonata_value(state["Arguments"], states, variables, "Arguments")
+    effective = dataflow.select_path(
+        raw, state.get("InputPath", "$"), context=ctx, variables=variables
+    )
+    if "Parameters" not in state:
+        return effective
+    return dataflow.evaluate_template(
+        state["Parameters"], effective, context=ctx, variables=variables, field="Parameters"
+    )
+
+
+def task_context(st: ExecState, frame: Frame) -> dict[str, Any]:
+    """Return the ``Task`` member of the context object for the frame's pending task."""
+    token = frame.token
+    return {"Task": {"Token": make_task_token(st.execution_id, token)}} if token else {}
+
+
 def schedule_task(interp: Interpreter, st: ExecState, frame: Frame, now: float) -> None:
-    """Dispatch the frame's task (first run or a retry) and arm its timeout."""
+    """Dispatch the frame's task (first run or a retry) and arm its timeout and heartbeat."""
     state = interp.machine.state(frame.scope, frame.state)
     resource = state["Resource"]
     data = frame.data
+    frame.token = interp.new_token(st, frame, "k")
+    data["args"] = _task_arguments(interp, st, frame, state)
     timeout = data.get("timeout")
     interp.emit(
         st,
         frame,
         "TaskScheduled",
         now,
-        {"resource": resource, "parameters": data.get("args"), "timeoutInSeconds": timeout},
+        {"resource": resource, "parameters": data["args"], "timeoutInSeconds": timeout},
     )
     interp.emit(st, frame, "TaskStarted", now, {"resource": resource})
     frame.phase = TASK
-    frame.token = interp.new_token(st, frame, "k")
-    st.commands.append(
-        RunTask(
-            frame.token,
-            resource,
-            data.get("args"),
-            interp.maybe_context(st, frame),
-            timeout,
-            data.get("heartbeat"),
-        )
-    )
+    st.commands.append(task_command(interp, st, frame))
     if timeout:
-        timeout_token = interp.new_token(st, frame, "o")
-        data["timeout_token"] = timeout_token
-        st.commands.append(StartTimerCommand(timeout_token, now + float(timeout)))
+        data["timeout_token"] = interp.new_token(st, frame, "o")
+        data["timeout_due"] = now + float(timeout)
+        st.commands.append(StartTimerCommand(data["timeout_token"], data["timeout_due"]))
+    arm_heartbeat(interp, st, frame, now)
+
+
+def arm_heartbeat(interp: Interpreter, st: ExecState, frame: Frame, now: float) -> None:
+    """(Re)start the heartbeat timer of a waiting task that has HeartbeatSeconds."""
+    data = frame.data
+    heartbeat = data.get("heartbeat")
+    if not heartbeat:
+        return
+    old = data.get("heartbeat_token")
+    if old is not None:
+        st.pending.pop(old, None)
+    data["heartbeat_token"] = interp.new_token(st, frame, "h")
+    data["heartbeat_due"] = now + float(heartbeat)
+    st.commands.append(StartTimerCommand(data["heartbeat_token"], data["heartbeat_due"]))
+
+
+def task_command(interp: Interpreter, st: ExecState, frame: Frame) -> RunTask:
+    """Return the command that runs the frame's pending task (also used to resume it)."""
+    state = interp.machine.state(frame.scope, frame.state)
+    data = frame.data
+    extra = task_context(st, frame)
+    return RunTask(
+        frame.token or "",
+        state["Resource"],
+        data.get("args"),
+        interp.context(st, frame, extra) if extra else None,
+        data.get("timeout"),
+        data.get("heartbeat"),
+    )
 
 
 def task_result(interp: Interpreter, st: ExecState, frame: Frame, now: float, result: JSON) -> None:
