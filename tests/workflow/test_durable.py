@@ -252,7 +252,7 @@ def test_stopping_a_parent_stops_its_child(engine: Engine) -> None:
     assert engine.wait(child.execution_id, timeout=20).status == "ABORTED"
 
 
-# ------------------------------------------------------------------------------ redrive, versions, names
+# ----------------------------------------------------------------- redrive, versions, names
 
 
 def test_redrive_restarts_from_the_failed_state(engine: Engine, tasks: str, tmp_path: Path) -> None:

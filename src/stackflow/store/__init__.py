@@ -11,23 +11,31 @@ from typing import Literal
 
 from stackflow.errors import StoreError
 from stackflow.store.base import (
+    ActivityTask,
     CommitTicket,
     ExecutionRecord,
     ExecutionUpdate,
     HistoryEvent,
+    Request,
+    Snapshot,
     Store,
     Transition,
+    WorkflowVersion,
     completed_ticket,
 )
 from stackflow.store.memory import MemoryStore
 from stackflow.store.sqlite import SQLiteStore
 
 __all__ = [
+    "ActivityTask",
     "CommitTicket",
     "ExecutionRecord",
     "ExecutionUpdate",
     "HistoryEvent",
     "MemoryStore",
+    "Request",
+    "Snapshot",
+    "WorkflowVersion",
     "SQLiteStore",
     "Store",
     "Transition",

@@ -188,6 +188,9 @@ class Transition:
         activity_tasks: Activity tasks to schedule.
         removed_activity_tasks: Tokens of activity tasks that no longer wait (answered,
             timed out, aborted).
+        new_executions: Child executions to create with this step (an id that exists already
+            is left as it is), so a parent's intent to start them and the children themselves
+            are committed together.
     """
 
     execution_id: str
@@ -201,6 +204,7 @@ class Transition:
     requests: tuple[Request, ...] = ()
     activity_tasks: tuple[ActivityTask, ...] = ()
     removed_activity_tasks: tuple[str, ...] = ()
+    new_executions: tuple[ExecutionRecord, ...] = ()
 
 
 class CommitTicket:

@@ -130,6 +130,11 @@ class MemoryStore(Store):
         error = self._check(transition, entry)
         if error is not None or entry is None:
             return error
+        for record in transition.new_executions:
+            key = (record.workflow, record.name)
+            if record.execution_id not in self._entries and key not in self._by_name:
+                self._entries[record.execution_id] = _Entry(record, next(self._seq))
+                self._by_name[key] = record.execution_id
         for event in transition.events:
             if not entry.event_ids or event.id > entry.event_ids[-1]:
                 entry.event_ids.append(event.id)

@@ -29,6 +29,7 @@ class Live:
         consumed: Ids of requests applied since the last commit (deleted with it).
         seen_requests: Ids of requests already applied (never applied twice).
         redriven: The next commit sets the execution RUNNING again.
+        new_children: Token to the record of a child created with the step being committed.
     """
 
     record: ExecutionRecord
@@ -44,3 +45,4 @@ class Live:
     consumed: list[int] = field(default_factory=list)
     seen_requests: set[int] = field(default_factory=set)
     redriven: bool = False
+    new_children: dict[str, ExecutionRecord] = field(default_factory=dict)

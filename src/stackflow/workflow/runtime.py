@@ -51,19 +51,22 @@ from stackflow.store.base import (
     Transition,
 )
 from stackflow.types import JSON, TERMINAL_STATUSES
-from stackflow.workflow import integrations
+from stackflow.workflow import integrations, mapio
 from stackflow.workflow.asl.context import DEFAULT_IDENTITY, Identity
 from stackflow.workflow.asl.execstate import (
     CancelTask,
     ExecState,
+    ReadItems,
     RunTask,
     StartChild,
     StartTimer,
+    WriteResults,
 )
 from stackflow.workflow.asl.interpreter import Interpreter
 from stackflow.workflow.asl.machine import machine_from_json
 from stackflow.workflow.asl.tokens import make_task_token
 from stackflow.workflow.live import Live
+from stackflow.workflow.mapio_results import make_map_run_arn
 from stackflow.workflow.tasks import TaskRequest, resolve_task
 from stackflow.workflow.tasks.base import PYTHON_RESOURCE_PREFIX
 
@@ -394,6 +397,14 @@ class Runtime:
             self._in_flight -= 1
             live.cancels.pop(token, None)
             self._task_done(live, token, result, error, now)
+        elif kind in ("items", "written"):
+            _, _, token, result, error = item
+            self._in_flight -= 1
+            failure = _as_failure(error)
+            if kind == "items":
+                live.interpreter.on_items(live.state, token, result, failure, now)
+            else:
+                live.interpreter.on_results_written(live.state, token, result, failure, now)
         elif kind == "subscribe":
             live.listeners.append(item[2])
 
@@ -576,8 +587,13 @@ class Runtime:
             update = ExecutionUpdate("RUNNING")
             live.redriven = False
         activity_tasks: list[ActivityTask] = []
+        children: list[ExecutionRecord] = []
         for command in commands:
-            if isinstance(command, RunTask):
+            if isinstance(command, StartChild):
+                child = self._child_record(live, command)
+                live.new_children[command.token] = child
+                children.append(child)
+            elif isinstance(command, RunTask):
                 name = integrations.activity_name(command.resource)
                 if name is not None:
                     task_token = make_task_token(execution_id, command.token)
@@ -616,6 +632,23 @@ class Runtime:
             requests=tuple(requests),
             activity_tasks=tuple(activity_tasks),
             removed_activity_tasks=tuple(removed_activities),
+            new_executions=tuple(children),
+        )
+
+    def _child_record(self, live: Live, command: StartChild) -> ExecutionRecord:
+        """The record of a Distributed Map item's child execution (created with the step)."""
+        parent_id = live.record.execution_id
+        return ExecutionRecord(
+            execution_id=integrations.child_execution_id(parent_id, command.token),
+            name=command.name,
+            workflow=f"{live.record.workflow}/{live.record.name}",
+            definition=json.dumps(command.definition, separators=(",", ":")),
+            status="RUNNING",
+            input=command.input,
+            start_time=self.clock.now(),
+            parent_id=parent_id,
+            owner=self.owner,
+            lease_expires=time.time() + self.lease_seconds,
         )
 
     def _parent_request(self, live: Live, parent: dict[str, Any], now: float) -> Request:
@@ -658,7 +691,32 @@ class Runtime:
             if cancel is not None:
                 cancel.set()
         elif isinstance(command, StartChild):
-            self._start_child(live, command.token, command.definition, command.input, command.name)
+            record = live.new_children.pop(command.token, None)
+            if record is None:  # resumed: the child exists; attach to it
+                self._start_child(
+                    live, command.token, command.definition, command.input, command.name
+                )
+            else:
+                live.child_tokens[record.execution_id] = command.token
+                parent = {"execution_id": execution_id, "notify": True}
+                self._post(("start", record, None, parent))
+        elif isinstance(command, ReadItems):
+            self._in_flight += 1
+            token = command.token
+            reader = command.reader
+            self.executor.run(
+                lambda: mapio.read_items(reader),
+                lambda result, error: self._post(("items", execution_id, token, result, error)),
+            )
+        elif isinstance(command, WriteResults):
+            self._in_flight += 1
+            write = command
+            self.executor.run(
+                lambda: self._write_results(live, write),
+                lambda result, error: self._post(
+                    ("written", execution_id, write.token, result, error)
+                ),
+            )
 
     def _start_child(
         self,
@@ -695,6 +753,43 @@ class Runtime:
             version=version,
             execution_id=child_id,
             parent={"execution_id": parent_id, "notify": notify},
+        )
+
+    def _write_results(self, live: Live, command: WriteResults) -> JSON:
+        """Write a Distributed Map run's results (runs on the executor, off the loop)."""
+        execution_id = live.record.execution_id
+        latest: dict[int, ExecutionRecord] = {}
+        for child in self.store.list_executions(parent_id=execution_id, limit=10_000_000):
+            if not child.name.startswith(command.children_prefix):
+                continue
+            index_text = child.name[len(command.children_prefix) :].split(":", 1)[0]
+            if not index_text.isdigit():
+                continue
+            index = int(index_text)
+            if index not in latest or child.start_time >= latest[index].start_time:
+                latest[index] = child
+        execution_arn = self.identity.execution_arn(live.record.workflow, live.record.name)
+        results = [
+            {
+                "index": index,
+                "name": child.name,
+                "execution_arn": self.identity.execution_arn(child.workflow, child.name),
+                "input": child.input,
+                "status": child.status,
+                "output": child.output,
+                "error": child.error,
+                "cause": child.cause,
+                "start_time": child.start_time,
+                "stop_time": child.stop_time,
+            }
+            for index, child in sorted(latest.items())
+        ]
+        return mapio.write_results(
+            command.writer,
+            map_run_id=command.map_run_id,
+            execution_arn=execution_arn,
+            results=results,
+            map_run_arn=make_map_run_arn(execution_arn, command.label, command.map_run_id),
         )
 
     def _start_child_workflow(self, live: Live, command: RunTask, mode: str) -> None:
@@ -770,6 +865,13 @@ class Runtime:
         del self._live[execution_id]
         for cancel in live.cancels.values():
             cancel.set()
+
+
+def _as_failure(error: BaseException | None) -> WorkflowFailure | None:
+    """Return an executor error as a WorkflowFailure (None stays None)."""
+    if error is None or isinstance(error, WorkflowFailure):
+        return error
+    return WorkflowFailure(STATES_RUNTIME, f"{type(error).__name__}: {error}")
 
 
 def _local(task_token: str) -> str:

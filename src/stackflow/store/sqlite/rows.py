@@ -25,6 +25,9 @@ WORKFLOW_COLUMNS = "name, version, definition, created"
 INSERT_EXECUTION = (
     f"INSERT INTO executions ({RECORD_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
+INSERT_EXECUTION_IF_NEW = (
+    f"INSERT OR IGNORE INTO executions ({RECORD_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
 INSERT_EVENT = (
     "INSERT INTO events (execution_id, id, type, timestamp, previous_event_id, details)"
     " VALUES (?,?,?,?,?,?)"

@@ -64,13 +64,20 @@ class _Prepared:
     requests: list[tuple[Any, ...]]
     tasks: list[tuple[Any, ...]]
     removed_tasks: list[str]
+    created: list[tuple[Any, ...]] = field(default_factory=list)
+    created_ids: list[str] = field(default_factory=list)
     error: StoreError | None = None
 
     @property
     def simple(self) -> bool:
         """True when the transition can be written in bulk with its neighbours."""
         return not (
-            self.terminal or self.consumed or self.requests or self.tasks or self.removed_tasks
+            self.terminal
+            or self.consumed
+            or self.requests
+            or self.tasks
+            or self.removed_tasks
+            or self.created
         )
 
 
@@ -127,6 +134,8 @@ def _prepare_transition(
         requests=[R.request_row(request) for request in transition.requests],
         tasks=[R.task_row(task) for task in transition.activity_tasks],
         removed_tasks=list(transition.removed_activity_tasks),
+        created=[R.record_row(record) for record in transition.new_executions],
+        created_ids=[record.execution_id for record in transition.new_executions],
     )
 
 
@@ -460,6 +469,8 @@ def _write_one(conn: sqlite3.Connection, prepared: _Prepared, now: float) -> Non
             return
     conn.execute("SAVEPOINT one")
     try:
+        if prepared.created:
+            conn.executemany(R.INSERT_EXECUTION_IF_NEW, prepared.created)
         conn.executemany(R.INSERT_EVENT, prepared.events)
         if prepared.header is not None:
             conn.execute(R.UPSERT_HEADER, (eid, prepared.header, now))

@@ -18,16 +18,20 @@ from stackflow.errors import (
     WorkflowFailure,
 )
 from stackflow.types import JSON
-from stackflow.workflow.asl import dataflow, jsonpath
+from stackflow.workflow.asl import dataflow, distributed, jsonpath
 from stackflow.workflow.asl.execstate import (
     CHILDREN,
     CHILDREN_DONE,
+    ITEMS,
     ITERATION,
+    WRITING,
     START,
     CancelTask,
     ExecState,
     Frame,
+    ReadItems,
     StartChild,
+    WriteResults,
 )
 from stackflow.workflow.asl.machine import branch_key, processor_key
 from stackflow.workflow.asl.payload import compact_json
@@ -70,9 +74,13 @@ def enter_map(interp: Interpreter, st: ExecState, frame: Frame, now: float, stat
     variables = interp.variables(st, frame)
     ctx = interp.maybe_context(st, frame)
     data = frame.data
+    reader = "ItemReader" in state
+    items: Any = None
     if interp.is_jsonata(frame, state):
         states = dataflow.jsonata_states(raw, ctx)
-        if "Items" in state:
+        if reader:
+            pass
+        elif "Items" in state:
             items = dataflow.jsonata_value(state["Items"], states, variables, "Items")
             _check_items(items, state["Items"], jsonata=True)
         else:
@@ -90,20 +98,39 @@ def enter_map(interp: Interpreter, st: ExecState, frame: Frame, now: float, stat
         effective = dataflow.select_path(
             raw, state.get("InputPath", "$"), context=ctx, variables=variables
         )
-        if "Items" in state:
+        if reader:
+            pass
+        elif "Items" in state:
             items = state["Items"]
         else:
             items = dataflow.select_path(
                 effective, state.get("ItemsPath", "$"), context=ctx, variables=variables
             )
-        if not isinstance(items, list):
+        if not reader and not isinstance(items, list):
             raise WorkflowFailure(
                 STATES_RUNTIME,
                 f"Map state input must be an array but was: {compact_json(items)}",
             )
         data["effective"] = effective
         data["max"] = _limit(state, "MaxConcurrency", effective, ctx, variables, int)
-    data["items"] = items
+    if data["max"] == 0 and distributed.is_distributed(state):
+        data["max"] = distributed.DEFAULT_DISTRIBUTED_CONCURRENCY
+    if reader:
+        frame.phase = ITEMS
+        st.commands.append(distributed.read_command(interp, st, frame, state))
+        return
+    items_ready(interp, st, frame, now, items)
+
+
+def items_ready(interp: Interpreter, st: ExecState, frame: Frame, now: float, items: Any) -> None:
+    """Start the Map once its items are known (after the ItemReader, for a Distributed Map)."""
+    state = interp.machine.state(frame.scope, frame.state)
+    frame.token = None
+    if not isinstance(items, list):
+        raise WorkflowFailure(
+            STATES_RUNTIME, f"Map state input must be an array but was: {compact_json(items)}"
+        )
+    frame.data["items"] = distributed.batch(interp, st, frame, state, items)
     frame.phase = START
     start(interp, st, frame, now)
 
@@ -156,7 +183,7 @@ def start(interp: Interpreter, st: ExecState, frame: Frame, now: float) -> None:
     data["done"] = 0
     data["failures"] = 0
     frame.phase = CHILDREN
-    if _is_distributed(state):
+    if distributed.is_distributed(state):
         interp.emit(st, frame, "MapRunStarted", now, {})
     if count == 0:
         frame.phase = CHILDREN_DONE
@@ -181,28 +208,20 @@ def _tolerance(interp: Interpreter, st: ExecState, frame: Frame, state: dict) ->
         )
 
 
-def _is_distributed(state: dict) -> bool:
-    inner = state.get("ItemProcessor", state.get("Iterator"))
-    if not isinstance(inner, dict):
-        return False
-    config = inner.get("ProcessorConfig") or {}
-    return config.get("Mode") == "DISTRIBUTED"
-
-
 def _fill(interp: Interpreter, st: ExecState, frame: Frame, now: float) -> None:
     """Start iterations until MaxConcurrency are running or every item has started."""
     state = interp.machine.state(frame.scope, frame.state)
     data = frame.data
     items = data["items"]
     limit = data["max"] or len(items)
-    distributed = _is_distributed(state)
+    as_children = distributed.is_distributed(state)
     key = processor_key(frame.scope, frame.state, state)
     while data["next_item"] < len(items) and data["running"] < limit:
         index = data["next_item"]
         data["next_item"] += 1
         data["running"] += 1
         item_input = _item_input(interp, st, frame, state, index, items[index])
-        if distributed:
+        if as_children:
             token = interp.new_token(st, frame, "c")
             data.setdefault("child_index", {})[token] = index
             st.commands.append(_child_command(interp, st, frame, state, token, item_input))
@@ -221,7 +240,19 @@ def _child_command(
     definition = dict(state.get("ItemProcessor") or state.get("Iterator") or {})
     definition.pop("ProcessorConfig", None)
     definition.setdefault("QueryLanguage", interp.machine.scopes[key].query_language)
-    return StartChild(token, definition, item_input, f"{st.name}:{frame.state}:{token}")
+    index = frame.data.get("child_index", {}).get(token, 0)
+    name = f"{distributed.children_prefix(st, frame)}{index}:{token}"
+    return StartChild(token, definition, item_input, name)
+
+
+def resume_io(interp: Interpreter, st: ExecState, frame: Frame) -> ReadItems | WriteResults:
+    """Return the ItemReader or ResultWriter command a recovered Distributed Map waits for."""
+    state = interp.machine.state(frame.scope, frame.state)
+    token = frame.token
+    st.pending.pop(token or "", None)
+    if frame.phase == ITEMS:
+        return distributed.read_command(interp, st, frame, state)
+    return distributed.write_command(interp, st, frame, state)
 
 
 def resume_children(interp: Interpreter, st: ExecState, frame: Frame) -> list[StartChild]:
@@ -343,8 +374,9 @@ def distributed_child_finished(
     now = st.start_time if not st.events else st.events[-1].timestamp
     data["running"] -= 1
     data["done"] += 1
+    keep = "ResultWriter" not in interp.machine.state(frame.scope, frame.state)
     if status == "SUCCEEDED":
-        data["results"][index] = output
+        data["results"][index] = output if keep else None
     else:
         data["failures"] += 1
         data["results"][index] = {"Error": error, "Cause": cause}
@@ -376,11 +408,27 @@ def children_done(interp: Interpreter, st: ExecState, frame: Frame, now: float) 
 
     state = interp.machine.state(frame.scope, frame.state)
     if state["Type"] == "Map":
-        if _is_distributed(state):
+        if distributed.is_distributed(state):
             interp.emit(st, frame, "MapRunSucceeded", now, {})
+            if isinstance(state.get("ResultWriter"), dict):
+                frame.phase = WRITING
+                st.commands.append(distributed.write_command(interp, st, frame, state))
+                return
         interp.emit(st, frame, "MapStateSucceeded", now, {})
     results = frame.data["results"]
     finish_with_result(interp, st, frame, state, results)
+
+
+def results_written(
+    interp: Interpreter, st: ExecState, frame: Frame, now: float, output: JSON
+) -> None:
+    """Complete a Distributed Map with the ResultWriter's output (its manifest reference)."""
+    from stackflow.workflow.asl.simple_states import finish_with_result
+
+    frame.token = None
+    interp.emit(st, frame, "MapStateSucceeded", now, {})
+    state = interp.machine.state(frame.scope, frame.state)
+    finish_with_result(interp, st, frame, state, output)
 
 
 def abort_children(interp: Interpreter, st: ExecState, frame: Frame, now: float) -> None:

@@ -24,6 +24,8 @@ RETRY = "retry"  # waiting for a retry interval
 CHILDREN = "children"  # waiting for branches / iterations / child executions
 CHILDREN_DONE = "children_done"  # every child finished; the state can complete
 ITERATION = "iteration"  # a Map iteration frame that has not emitted MapIterationStarted
+ITEMS = "items"  # a Distributed Map waiting for its ItemReader
+WRITING = "writing"  # a Distributed Map waiting for its ResultWriter
 
 
 @dataclass(slots=True)
@@ -179,7 +181,34 @@ class StartChild:
     name: str
 
 
-Command = RunTask | StartTimer | CancelTask | StartChild
+@dataclass(frozen=True, slots=True)
+class ReadItems:
+    """Command: read a Distributed Map's items with its (evaluated) ItemReader."""
+
+    token: str
+    reader: JSONObject
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResults:
+    """Command: write a Distributed Map's results with its (evaluated) ResultWriter.
+
+    Attributes:
+        token: Reported back with the writer's output.
+        writer: The evaluated ResultWriter block.
+        children_prefix: Name prefix of this Map run's child executions.
+        label: The Map's Label (or state name) for the Map Run ARN.
+        map_run_id: Id of the Map run (the folder the results go to).
+    """
+
+    token: str
+    writer: JSONObject
+    children_prefix: str
+    label: str
+    map_run_id: str
+
+
+Command = RunTask | StartTimer | CancelTask | StartChild | ReadItems | WriteResults
 
 
 @dataclass(slots=True)

@@ -31,11 +31,13 @@ from stackflow.workflow.asl.execstate import (
     CHILDREN_DONE,
     ENTER,
     EXIT,
+    ITEMS,
     ITERATION,
     RETRY,
     START,
     TASK,
     TIMER,
+    WRITING,
     CancelTask,
     Command,
     Event,
@@ -160,6 +162,34 @@ class Interpreter:
         del st.pending[token]
         composite.distributed_child_finished(self, st, frame, token, status, output, error, cause)
 
+    def on_items(
+        self, st: ExecState, token: str, items: JSON, error: WorkflowFailure | None, now: float
+    ) -> None:
+        """Continue a Distributed Map with the items its ItemReader read (or its failure)."""
+        frame = self._frame_for(st, token)
+        if frame is None or frame.phase != ITEMS or frame.token != token:
+            return
+        del st.pending[token]
+        if error is not None:
+            frame.token = None
+            self.state_failed(st, frame, error.error, error.cause, now)
+            return
+        self._run_guarded(st, frame, now, composite.items_ready, items)
+
+    def on_results_written(
+        self, st: ExecState, token: str, output: JSON, error: WorkflowFailure | None, now: float
+    ) -> None:
+        """Complete a Distributed Map once its ResultWriter wrote the results (or failed)."""
+        frame = self._frame_for(st, token)
+        if frame is None or frame.phase != WRITING or frame.token != token:
+            return
+        del st.pending[token]
+        if error is not None:
+            frame.token = None
+            self.state_failed(st, frame, error.error, error.cause, now)
+            return
+        self._run_guarded(st, frame, now, composite.results_written, output)
+
     def resume_commands(self, st: ExecState) -> list[Command]:
         """Return the commands a recovered execution must (re)issue: its pending tasks (run again:
         at-least-once), timers (at their recorded due times) and child executions."""
@@ -180,6 +210,8 @@ class Interpreter:
                 commands.append(StartTimer(frame.token, data["due"]))
             elif frame.phase == CHILDREN and data.get("child_index"):
                 commands.extend(composite.resume_children(self, st, frame))
+            elif frame.phase in (ITEMS, WRITING) and frame.token:
+                commands.append(composite.resume_io(self, st, frame))
         return commands
 
     def redrive(self, st: ExecState, now: float) -> bool:
