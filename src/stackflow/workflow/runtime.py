@@ -51,7 +51,8 @@ from stackflow.store.base import (
     Transition,
 )
 from stackflow.types import JSON, TERMINAL_STATUSES
-from stackflow.workflow import integrations, mapio
+from stackflow.workflow import children as children_mod
+from stackflow.workflow import integrations, mapio, outcomes
 from stackflow.workflow.asl.context import DEFAULT_IDENTITY, Identity
 from stackflow.workflow.asl.execstate import (
     CancelTask,
@@ -66,7 +67,6 @@ from stackflow.workflow.asl.interpreter import Interpreter
 from stackflow.workflow.asl.machine import machine_from_json
 from stackflow.workflow.asl.tokens import make_task_token
 from stackflow.workflow.live import Live
-from stackflow.workflow.mapio_results import make_map_run_arn
 from stackflow.workflow.tasks import TaskRequest, resolve_task
 from stackflow.workflow.tasks.base import PYTHON_RESOURCE_PREFIX
 
@@ -362,7 +362,7 @@ class Runtime:
                 if live is not None and request.id not in live.seen_requests:
                     live.seen_requests.add(request.id)
                     live.consumed.append(request.id)
-                    self._request(live, request, now)
+                    outcomes.apply_request(live, request, now, self.identity)
                     touched[request.execution_id] = live
 
     def _apply(self, item: tuple[Any, ...], now: float, touched: dict[str, Live]) -> None:
@@ -396,11 +396,11 @@ class Runtime:
             _, _, token, result, error = item
             self._in_flight -= 1
             live.cancels.pop(token, None)
-            self._task_done(live, token, result, error, now)
+            outcomes.task_done(live, token, result, error, now)
         elif kind in ("items", "written"):
             _, _, token, result, error = item
             self._in_flight -= 1
-            failure = _as_failure(error)
+            failure = outcomes.as_failure(error)
             if kind == "items":
                 live.interpreter.on_items(live.state, token, result, failure, now)
             else:
@@ -454,79 +454,6 @@ class Runtime:
             self._done.notify_all()
 
     # ------------------------------------------------------------------ requests and results
-
-    def _request(self, live: Live, request: Request, now: float) -> None:
-        interp, st = live.interpreter, live.state
-        payload = request.payload if isinstance(request.payload, dict) else {}
-        token = request.token or ""
-        if request.kind == "task_success":
-            live.activity_done.append(token)
-            interp.on_task_succeeded(st, _local(token), payload.get("output"), now)
-        elif request.kind == "task_failure":
-            live.activity_done.append(token)
-            interp.on_task_failed(
-                st, _local(token), payload.get("error"), payload.get("cause"), now
-            )
-        elif request.kind == "task_heartbeat":
-            interp.on_task_heartbeat(st, _local(token), now)
-        elif request.kind == "stop":
-            interp.abort(st, now, payload.get("error"), payload.get("cause"))
-        elif request.kind == "child_finished":
-            self._child_finished(live, payload, now)
-
-    def _child_finished(self, live: Live, payload: dict[str, Any], now: float) -> None:
-        child_id = payload.get("execution_id")
-        token = live.child_tokens.pop(child_id, None) if isinstance(child_id, str) else None
-        if token is None:
-            return
-        interp, st = live.interpreter, live.state
-        status = payload.get("status", "FAILED")
-        if token.startswith("c"):  # a Distributed Map item
-            interp.on_child_finished(
-                st,
-                token,
-                status,
-                payload.get("output"),
-                payload.get("error"),
-                payload.get("cause"),
-                now,
-            )
-            return
-        mode = live.sync_children.pop(token, "sync")
-        described = integrations.describe_child(
-            self.identity,
-            workflow=payload.get("workflow", ""),
-            name=payload.get("name", ""),
-            status=status,
-            input=payload.get("input"),
-            output=payload.get("output"),
-            error=payload.get("error"),
-            cause=payload.get("cause"),
-            start_time=payload.get("start_time", now),
-            stop_time=payload.get("stop_time"),
-            parsed=mode == "sync:2",
-        )
-        if status == "SUCCEEDED":
-            interp.on_task_succeeded(st, token, described, now)
-        else:
-            interp.on_task_failed(
-                st, token, STATES_TASK_FAILED, json.dumps(described, separators=(",", ":")), now
-            )
-
-    def _task_done(
-        self, live: Live, token: str, result: JSON, error: BaseException | None, now: float
-    ) -> None:
-        interp, st = live.interpreter, live.state
-        if error is None:
-            if token in live.callback_tokens:
-                return  # .waitForTaskToken: the result comes with the token, later
-            interp.on_task_succeeded(st, token, result, now)
-        elif isinstance(error, WorkflowFailure):
-            interp.on_task_failed(st, token, error.error, error.cause, now)
-        elif isinstance(error, StackflowError):
-            interp.on_task_failed(st, token, STATES_TASK_FAILED, str(error), now)
-        else:
-            interp.on_task_failed(st, token, type(error).__name__, str(error), now)
 
     # ------------------------------------------------------------------ commit, then act
 
@@ -582,7 +509,7 @@ class Runtime:
             update = ExecutionUpdate(st.status, st.output, st.error, st.cause, now)
             parent = st.parent
             if parent and parent.get("notify"):
-                requests.append(self._parent_request(live, parent, now))
+                requests.append(children_mod.parent_request(live, parent, now))
         elif live.redriven:
             update = ExecutionUpdate("RUNNING")
             live.redriven = False
@@ -590,7 +517,13 @@ class Runtime:
         children: list[ExecutionRecord] = []
         for command in commands:
             if isinstance(command, StartChild):
-                child = self._child_record(live, command)
+                child = children_mod.child_record(
+                    live,
+                    command,
+                    owner=self.owner,
+                    start_time=self.clock.now(),
+                    lease_seconds=self.lease_seconds,
+                )
                 live.new_children[command.token] = child
                 children.append(child)
             elif isinstance(command, RunTask):
@@ -608,7 +541,8 @@ class Runtime:
                 if child_id is not None:
                     requests.append(Request(0, child_id, "stop", None, {}, now))
         removed_activities = [
-            live.activity_tokens.pop(_local(token), token) for token in live.activity_done
+            live.activity_tokens.pop(outcomes.local_token(token), token)
+            for token in live.activity_done
         ]
         for command in commands:
             if isinstance(command, CancelTask) and command.token in live.activity_tokens:
@@ -634,38 +568,6 @@ class Runtime:
             removed_activity_tasks=tuple(removed_activities),
             new_executions=tuple(children),
         )
-
-    def _child_record(self, live: Live, command: StartChild) -> ExecutionRecord:
-        """The record of a Distributed Map item's child execution (created with the step)."""
-        parent_id = live.record.execution_id
-        return ExecutionRecord(
-            execution_id=integrations.child_execution_id(parent_id, command.token),
-            name=command.name,
-            workflow=f"{live.record.workflow}/{live.record.name}",
-            definition=json.dumps(command.definition, separators=(",", ":")),
-            status="RUNNING",
-            input=command.input,
-            start_time=self.clock.now(),
-            parent_id=parent_id,
-            owner=self.owner,
-            lease_expires=time.time() + self.lease_seconds,
-        )
-
-    def _parent_request(self, live: Live, parent: dict[str, Any], now: float) -> Request:
-        st = live.state
-        payload = {
-            "execution_id": st.execution_id,
-            "workflow": st.workflow,
-            "name": st.name,
-            "status": st.status,
-            "input": st.input,
-            "output": st.output,
-            "error": st.error,
-            "cause": st.cause,
-            "start_time": st.start_time,
-            "stop_time": now,
-        }
-        return Request(0, parent["execution_id"], "child_finished", None, payload, now)
 
     def _carry_out(self, live: Live, command: Any, *, resumed: bool = False) -> None:
         execution_id = live.record.execution_id
@@ -712,7 +614,7 @@ class Runtime:
             self._in_flight += 1
             write = command
             self.executor.run(
-                lambda: self._write_results(live, write),
+                lambda: children_mod.write_map_results(self.store, self.identity, live, write),
                 lambda result, error: self._post(
                     ("written", execution_id, write.token, result, error)
                 ),
@@ -753,43 +655,6 @@ class Runtime:
             version=version,
             execution_id=child_id,
             parent={"execution_id": parent_id, "notify": notify},
-        )
-
-    def _write_results(self, live: Live, command: WriteResults) -> JSON:
-        """Write a Distributed Map run's results (runs on the executor, off the loop)."""
-        execution_id = live.record.execution_id
-        latest: dict[int, ExecutionRecord] = {}
-        for child in self.store.list_executions(parent_id=execution_id, limit=10_000_000):
-            if not child.name.startswith(command.children_prefix):
-                continue
-            index_text = child.name[len(command.children_prefix) :].split(":", 1)[0]
-            if not index_text.isdigit():
-                continue
-            index = int(index_text)
-            if index not in latest or child.start_time >= latest[index].start_time:
-                latest[index] = child
-        execution_arn = self.identity.execution_arn(live.record.workflow, live.record.name)
-        results = [
-            {
-                "index": index,
-                "name": child.name,
-                "execution_arn": self.identity.execution_arn(child.workflow, child.name),
-                "input": child.input,
-                "status": child.status,
-                "output": child.output,
-                "error": child.error,
-                "cause": child.cause,
-                "start_time": child.start_time,
-                "stop_time": child.stop_time,
-            }
-            for index, child in sorted(latest.items())
-        ]
-        return mapio.write_results(
-            command.writer,
-            map_run_id=command.map_run_id,
-            execution_arn=execution_arn,
-            results=results,
-            map_run_arn=make_map_run_arn(execution_arn, command.label, command.map_run_id),
         )
 
     def _start_child_workflow(self, live: Live, command: RunTask, mode: str) -> None:
@@ -865,23 +730,6 @@ class Runtime:
         del self._live[execution_id]
         for cancel in live.cancels.values():
             cancel.set()
-
-
-def _as_failure(error: BaseException | None) -> WorkflowFailure | None:
-    """Return an executor error as a WorkflowFailure (None stays None)."""
-    if error is None or isinstance(error, WorkflowFailure):
-        return error
-    return WorkflowFailure(STATES_RUNTIME, f"{type(error).__name__}: {error}")
-
-
-def _local(task_token: str) -> str:
-    """Return the interpreter's token inside an external task token (or the text itself)."""
-    from stackflow.workflow.asl.tokens import parse_task_token
-
-    try:
-        return parse_task_token(task_token)[1]
-    except StackflowError:
-        return task_token
 
 
 def _notify(listener: EventListener, events: list[HistoryEvent]) -> None:

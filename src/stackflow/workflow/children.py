@@ -1,0 +1,90 @@
+"""Child executions: the records a parent creates, what a child reports back, Map run results."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from stackflow.store.base import ExecutionRecord, Request, Store
+from stackflow.types import JSON
+from stackflow.workflow import integrations, mapio
+from stackflow.workflow.asl.context import Identity
+from stackflow.workflow.asl.execstate import StartChild, WriteResults
+from stackflow.workflow.live import Live
+from stackflow.workflow.mapio_results import make_map_run_arn
+
+
+def child_record(
+    live: Live, command: StartChild, *, owner: str, start_time: float, lease_seconds: float
+) -> ExecutionRecord:
+    """The record of a Distributed Map item's child execution (created with the step)."""
+    parent_id = live.record.execution_id
+    return ExecutionRecord(
+        execution_id=integrations.child_execution_id(parent_id, command.token),
+        name=command.name,
+        workflow=f"{live.record.workflow}/{live.record.name}",
+        definition=json.dumps(command.definition, separators=(",", ":")),
+        status="RUNNING",
+        input=command.input,
+        start_time=start_time,
+        parent_id=parent_id,
+        owner=owner,
+        lease_expires=time.time() + lease_seconds,
+    )
+
+
+def parent_request(live: Live, parent: dict[str, Any], now: float) -> Request:
+    """The request that tells a parent execution this child ended."""
+    st = live.state
+    payload = {
+        "execution_id": st.execution_id,
+        "workflow": st.workflow,
+        "name": st.name,
+        "status": st.status,
+        "input": st.input,
+        "output": st.output,
+        "error": st.error,
+        "cause": st.cause,
+        "start_time": st.start_time,
+        "stop_time": now,
+    }
+    return Request(0, parent["execution_id"], "child_finished", None, payload, now)
+
+
+def write_map_results(store: Store, identity: Identity, live: Live, command: WriteResults) -> JSON:
+    """Write a Distributed Map run's results (runs on the executor, off the loop)."""
+    execution_id = live.record.execution_id
+    latest: dict[int, ExecutionRecord] = {}
+    for child in store.list_executions(parent_id=execution_id, limit=10_000_000):
+        if not child.name.startswith(command.children_prefix):
+            continue
+        index_text = child.name[len(command.children_prefix) :].split(":", 1)[0]
+        if not index_text.isdigit():
+            continue
+        index = int(index_text)
+        if index not in latest or child.start_time >= latest[index].start_time:
+            latest[index] = child
+    execution_arn = identity.execution_arn(live.record.workflow, live.record.name)
+    results = [
+        {
+            "index": index,
+            "name": child.name,
+            "execution_arn": identity.execution_arn(child.workflow, child.name),
+            "input": child.input,
+            "status": child.status,
+            "output": child.output,
+            "error": child.error,
+            "cause": child.cause,
+            "start_time": child.start_time,
+            "stop_time": child.stop_time,
+        }
+        for index, child in sorted(latest.items())
+    ]
+    return mapio.write_results(
+        command.writer,
+        map_run_id=command.map_run_id,
+        execution_arn=execution_arn,
+        results=results,
+        map_run_arn=make_map_run_arn(execution_arn, command.label, command.map_run_id),
+    )
