@@ -14,6 +14,7 @@ from stackflow.engine import Engine
 from stackflow.store.base import HistoryEvent
 from stackflow.store.sqlite import SQLiteStore
 from stackflow.workflow.asl.execstate import ExecState
+from stackflow.workflow.snapshots import load_frames
 
 PASS_CHAIN = {
     "StartAt": "A",
@@ -41,8 +42,7 @@ def test_execution_recorded_with_history_and_snapshot(engine: Engine, tmp_path: 
     assert history[-1].type == "ExecutionSucceeded"
     snapshot = engine.store.load_snapshot(record.execution_id)
     assert snapshot is not None
-    frames = [json.loads(blob) for blob in snapshot.frames.values()]
-    state = ExecState.from_json(json.loads(snapshot.header), frames)
+    state = ExecState.from_json(json.loads(snapshot.header), load_frames(snapshot.frames))
     assert state.status == "SUCCEEDED" and state.output == {"step": 1, "b": 2}
     engine.close()
     reopened = SQLiteStore(tmp_path / "sf.db")

@@ -30,6 +30,7 @@ class Live:
         seen_requests: Ids of requests already applied (never applied twice).
         redriven: The next commit sets the execution RUNNING again.
         new_children: Token to the record of a child created with the step being committed.
+        items_written: Frame id to the ``id()`` of its item list already in the snapshot.
     """
 
     record: ExecutionRecord
@@ -46,3 +47,4 @@ class Live:
     seen_requests: set[int] = field(default_factory=set)
     redriven: bool = False
     new_children: dict[str, ExecutionRecord] = field(default_factory=dict)
+    items_written: dict[int, int] = field(default_factory=dict)

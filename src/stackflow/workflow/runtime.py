@@ -52,7 +52,7 @@ from stackflow.store.base import (
 )
 from stackflow.types import JSON, TERMINAL_STATUSES
 from stackflow.workflow import children as children_mod
-from stackflow.workflow import integrations, mapio, outcomes
+from stackflow.workflow import integrations, mapio, outcomes, snapshots
 from stackflow.workflow.asl.context import DEFAULT_IDENTITY, Identity
 from stackflow.workflow.asl.execstate import (
     CancelTask,
@@ -429,8 +429,7 @@ class Runtime:
             live.interpreter.start(live.state, now)
             return live
         header = json.loads(snapshot.header)
-        frames = [json.loads(blob) for blob in snapshot.frames.values()]
-        state = ExecState.from_json(header, frames)
+        state = ExecState.from_json(header, snapshots.load_frames(snapshot.frames))
         machine = machine_from_json(record.definition)
         live = Live(record, state, Interpreter(machine, self.identity))
         if redrive:
@@ -549,6 +548,7 @@ class Runtime:
                 removed_activities.append(live.activity_tokens.pop(command.token))
         live.activity_done = []
         changed, removed = st.frames.take_changes()
+        blobs, gone = snapshots.frame_blobs(changed, removed, live.items_written)
         consumed = tuple(live.consumed)
         live.consumed = []
         return Transition(
@@ -556,11 +556,8 @@ class Runtime:
             tuple(events),
             json.dumps(st.header_json(), separators=(",", ":")).encode(),
             update,
-            frames={
-                fid: json.dumps(frame.to_json(), separators=(",", ":")).encode()
-                for fid, frame in changed.items()
-            },
-            removed_frames=removed,
+            frames=blobs,
+            removed_frames=gone,
             owner=self.owner,
             consumed_requests=consumed,
             requests=tuple(requests),
