@@ -471,6 +471,8 @@ class Runtime:
             st.events = []
             st.commands = []
             transition = self._transition(live, events, commands, now)
+            if any(r.execution_id in self._live for r in transition.requests):
+                self._next_poll = 0.0  # a parent or child held here: look at requests at once
             tickets.append((live, self.store.append(transition)))
             batches.append((live, events, commands))
         lost: set[str] = set()

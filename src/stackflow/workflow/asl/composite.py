@@ -33,6 +33,7 @@ from stackflow.workflow.asl.execstate import (
     StartChild,
     WriteResults,
 )
+from stackflow.workflow.asl.jsonata_query import template_expression, unexpected_type_cause
 from stackflow.workflow.asl.machine import branch_key, processor_key
 from stackflow.workflow.asl.payload import compact_json
 
@@ -82,7 +83,7 @@ def enter_map(interp: Interpreter, st: ExecState, frame: Frame, now: float, stat
             pass
         elif "Items" in state:
             items = dataflow.jsonata_value(state["Items"], states, variables, "Items")
-            _check_items(items, state["Items"], jsonata=True)
+            _check_items(items, state["Items"])
         else:
             items = raw
             if not isinstance(items, list):
@@ -135,18 +136,11 @@ def items_ready(interp: Interpreter, st: ExecState, frame: Frame, now: float, it
     start(interp, st, frame, now)
 
 
-def _check_items(items: JSON, template: Any, *, jsonata: bool) -> None:
-    if isinstance(items, list):
-        return
-    expr = str(template)
-    if expr.startswith("{%") and expr.endswith("%}"):
-        expr = expr[2:-2].strip()
-    raise WorkflowFailure(
-        STATES_QUERY_EVALUATION_ERROR,
-        f"The JSONata expression '{expr}' specified for the field 'Items' returned an unexpected "
-        f"result type. Expected 'array', but was '{_type_name(items)}' for value: "
-        f"{compact_json(items)}",
-    )
+def _check_items(items: JSON, template: Any) -> None:
+    if not isinstance(items, list):
+        expression = template_expression(template)
+        cause = unexpected_type_cause(expression, "Items", "array", items)
+        raise WorkflowFailure(STATES_QUERY_EVALUATION_ERROR, cause)
 
 
 # --------------------------------------------------------------------------------- (re)start
@@ -529,19 +523,3 @@ def _jsonata_int(state: dict, field: str, states: dict, variables: Any, default:
     if isinstance(value, str):
         value = dataflow.jsonata_value(value, states, variables, field)
     return value
-
-
-def _type_name(value: JSON) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "function"

@@ -21,6 +21,7 @@ from stackflow.types import JSON
 from stackflow.workflow.asl import choice, composite, dataflow, jsonpath, timestamps
 from stackflow.workflow.asl.execstate import EXIT, START, TASK, TIMER, ExecState, Frame, RunTask
 from stackflow.workflow.asl.execstate import StartTimer as StartTimerCommand
+from stackflow.workflow.asl.jsonata_query import json_type_name
 from stackflow.workflow.asl.payload import compact_json
 from stackflow.workflow.asl.tokens import make_task_token
 
@@ -99,7 +100,7 @@ def _choice(interp: Interpreter, st: ExecState, frame: Frame, now: float, state:
                     STATES_QUERY_EVALUATION_ERROR,
                     f"The JSONata expression '{_strip(rule.get('Condition'))}' specified for the "
                     f"field 'Condition' returned an unexpected result type. Expected 'boolean', "
-                    f"but was '{_type_name(matched)}' for value: {compact_json(matched)}",
+                    f"but was '{json_type_name(matched)}' for value: {compact_json(matched)}",
                 )
             if matched:
                 _jsonata_choice_exit(interp, st, frame, rule, states, variables, rule["Next"])
@@ -538,20 +539,6 @@ def _strip(template: Any) -> str:
     if text.startswith("{%") and text.endswith("%}"):
         text = text[2:-2].strip()
     return text
-
-
-def _type_name(value: JSON) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 _ENTER = {
