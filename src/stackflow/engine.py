@@ -216,8 +216,14 @@ class Engine:
         An execution keeps the version it started with, even after a new one is deployed.
         """
         loaded, default_name = load_workflow(source)
+        workflow = name or default_name
+        if not _looks_like_name(workflow) or ":" in workflow:
+            raise StackflowError(
+                f"Invalid workflow name {workflow!r}: use letters, digits, '_', '-' and '.' "
+                "(not starting with '.')"
+            )
         text = json.dumps(loaded.document, separators=(",", ":"))
-        return self.store.deploy_workflow(name or default_name, text, time.time())
+        return self.store.deploy_workflow(workflow, text, time.time())
 
     # ------------------------------------------------------------------ controlling
 

@@ -128,7 +128,12 @@ def worker(
             runtime.start()
             click.echo(f"worker {runtime.owner} started", err=True)
             while not stopping.wait(0.5):
-                pass
+                # Runtime has no public health check yet: a loop that died must not leave a
+                # worker that looks alive but runs nothing.
+                failure = runtime.error
+                if failure is not None:
+                    click.echo(f"error: the runtime loop failed: {failure!r}", err=True)
+                    raise click.exceptions.Exit(1)
             click.echo(f"worker {runtime.owner} stopping", err=True)
         finally:
             engine.close(release=True)

@@ -216,6 +216,11 @@ class Runtime:
         self._adopting.add(record.execution_id)
         self._post(("redrive" if redrive else "resume", record))
 
+    @property
+    def error(self) -> BaseException | None:
+        """The exception that stopped the loop thread, or None while it runs."""
+        return self._error
+
     def holds(self, execution_id: str) -> bool:
         """Return True while this runtime drives the execution."""
         return execution_id in self._live
@@ -255,9 +260,10 @@ class Runtime:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        if release and self._live:
+        held = [*self._live, *self._adopting]
+        if release and held:
             try:
-                self.store.release_executions(self.owner, list(self._live))
+                self.store.release_executions(self.owner, held)
             except StackflowError:
                 logger.exception("could not release leases")
         if self._owns_executor:
@@ -438,6 +444,11 @@ class Runtime:
                 return None
             live.redriven = True
         self._live[record.execution_id] = live
+        for request in self.store.pending_requests([record.execution_id]):
+            if request.kind == "stop":  # stop before sending pending tasks out again
+                live.seen_requests.add(request.id)
+                live.consumed.append(request.id)
+                outcomes.apply_request(live, request, now, self.identity)
         for command in live.interpreter.resume_commands(state):
             self._carry_out(live, command, resumed=True)
         logger.info("resumed %s with %d runnable frames", record.execution_id, len(state.runnable))
