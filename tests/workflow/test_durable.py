@@ -354,3 +354,40 @@ def test_submitted_execution_runs_on_a_worker(tmp_path: Path) -> None:
     finally:
         worker.close()
         client.close()
+
+
+def test_children_started_by_a_crashed_runtime_still_report_to_their_parent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "sf.db"
+    definition = {
+        "StartAt": "Fan",
+        "States": {
+            "Fan": {
+                "Type": "Map",
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                    "StartAt": "P",
+                    "States": {"P": {"Type": "Pass", "End": True}},
+                },
+                "End": True,
+            }
+        },
+    }
+    first = Engine(SQLiteStore(path), lease_seconds=1.0, poll_interval=0.02)
+    real_post = first.runtime._post
+
+    def post(item: tuple[Any, ...]) -> None:  # dies after the step that created the children
+        if not (item[0] == "start" and item[1].parent_id is not None):
+            real_post(item)
+
+    monkeypatch.setattr(first.runtime, "_post", post)
+    parent = first.start(definition, [1, 2, 3])
+    poll(lambda: len(first.list_executions(parent_id=parent.execution_id)) == 3)
+    first.close(release=False)
+    second = Engine(SQLiteStore(path), claim=True, lease_seconds=1.0, poll_interval=0.02)
+    try:
+        final = second.wait(parent.execution_id, timeout=20)
+        assert (final.status, final.output) == ("SUCCEEDED", [1, 2, 3])
+    finally:
+        second.close()

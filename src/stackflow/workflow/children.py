@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
 
 from stackflow.store.base import ExecutionRecord, Request, Store
 from stackflow.types import JSON
@@ -34,7 +33,7 @@ def child_record(
     )
 
 
-def parent_request(live: Live, parent: dict[str, Any], now: float) -> Request:
+def parent_request(live: Live, parent_id: str, now: float) -> Request:
     """The request that tells a parent execution this child ended."""
     st = live.state
     payload = {
@@ -49,7 +48,7 @@ def parent_request(live: Live, parent: dict[str, Any], now: float) -> Request:
         "start_time": st.start_time,
         "stop_time": now,
     }
-    return Request(0, parent["execution_id"], "child_finished", None, payload, now)
+    return Request(0, parent_id, "child_finished", None, payload, now)
 
 
 def write_map_results(store: Store, identity: Identity, live: Live, command: WriteResults) -> JSON:

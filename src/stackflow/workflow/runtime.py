@@ -142,6 +142,7 @@ class Runtime:
         self._next_renew = 0.0
         self.on_claim: Callable[[ExecutionRecord], None] | None = None
         self._adopting: set[str] = set()  # handed to the loop, not yet live
+        self._draining = False  # closing: run no new tasks, let running ones finish
         if claim:
             self._ensure_thread()  # a worker looks for work from the start
 
@@ -159,7 +160,6 @@ class Runtime:
         listener: EventListener | None = None,
         drive: bool = True,
         execution_id: str | None = None,
-        parent: dict[str, Any] | None = None,
     ) -> ExecutionRecord:
         """Record a new execution and (with ``drive``) start running it here.
 
@@ -174,7 +174,6 @@ class Runtime:
             drive: Hold the lease and run it in this runtime; False only records it, for a worker
                 to claim (``stackflow workflow start``).
             execution_id: A given id (children get deterministic ids), else a fresh UUID.
-            parent: How to report the end to a parent execution, if any.
 
         Returns:
             The stored record (status RUNNING).
@@ -194,7 +193,7 @@ class Runtime:
         )
         self.store.create_execution(record)
         if drive:
-            self._post(("start", record, listener, parent))
+            self._post(("start", record, listener))
         return record
 
     def subscribe(self, execution_id: str, listener: EventListener) -> None:
@@ -249,13 +248,25 @@ class Runtime:
         """Start the loop thread (it also starts on the first execution)."""
         self._ensure_thread()
 
-    def close(self, release: bool = True) -> None:
+    def close(self, release: bool = True, grace: float = 10.0) -> None:
         """Stop the loop thread and the executor this runtime created.
 
+        With ``release``, tasks already running get up to ``grace`` seconds to finish (their
+        results are committed; no new task starts), then the leases of unfinished executions are
+        given back so another runtime takes them at once. A crash skips all this: then the
+        executions wait for their leases to expire, and tasks that were running run again.
+
         Args:
-            release: Give up the leases of unfinished executions so another runtime can take
-                them at once (a crash skips this; then they wait for the leases to expire).
+            release: Drain and give up the leases (False simulates a crash in tests).
+            grace: Most seconds to wait for running tasks.
         """
+        self.claim = False
+        if release and self._thread is not None and self._thread.is_alive():
+            self._draining = True
+            deadline = time.monotonic() + grace
+            while self._in_flight > 0 and time.monotonic() < deadline and self._error is None:
+                self._wake.set()
+                threading.Event().wait(0.02)
         self._stopping = True
         self._wake.set()
         if self._thread is not None:
@@ -376,9 +387,8 @@ class Runtime:
         if kind == "poke":
             return
         if kind == "start":
-            _, record, listener, parent = item
+            _, record, listener = item
             started = self._begin(record)
-            started.state.parent = parent
             if listener is not None:
                 started.listeners.append(listener)
             started.interpreter.start(started.state, now)
@@ -519,9 +529,8 @@ class Runtime:
         requests: list[Request] = []
         if st.status != "RUNNING":
             update = ExecutionUpdate(st.status, st.output, st.error, st.cause, now)
-            parent = st.parent
-            if parent and parent.get("notify"):
-                requests.append(children_mod.parent_request(live, parent, now))
+            if live.record.parent_id is not None:  # a parent ignores what it did not wait for
+                requests.append(children_mod.parent_request(live, live.record.parent_id, now))
         elif live.redriven:
             update = ExecutionUpdate("RUNNING")
             live.redriven = False
@@ -610,8 +619,8 @@ class Runtime:
                 )
             else:
                 live.child_tokens[record.execution_id] = command.token
-                parent = {"execution_id": execution_id, "notify": True}
-                self._post(("start", record, None, parent))
+                if not self._draining:
+                    self._post(("start", record, None))
         elif isinstance(command, ReadItems):
             self._in_flight += 1
             token = command.token
@@ -664,7 +673,6 @@ class Runtime:
             parent_id=parent_id,
             version=version,
             execution_id=child_id,
-            parent={"execution_id": parent_id, "notify": notify},
         )
 
     def _start_child_workflow(self, live: Live, command: RunTask, mode: str) -> None:
@@ -704,6 +712,8 @@ class Runtime:
             self._post(("task", st.execution_id, command.token, result, None))
 
     def _dispatch(self, live: Live, command: RunTask) -> None:
+        if self._draining:
+            return  # recorded as scheduled; the next owner runs it when it takes over
         execution_id = live.record.execution_id
         resource = command.resource
         if integrations.waits_for_callback(resource):

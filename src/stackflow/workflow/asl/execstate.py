@@ -262,7 +262,6 @@ class ExecState:
     redrive_count: int = 0
     deadline: float | None = None
     failed_at: JSONObject | None = None
-    parent: JSONObject | None = None
     events: list[Event] = field(default_factory=list)
     commands: list[Command] = field(default_factory=list)
 
@@ -292,7 +291,6 @@ class ExecState:
             "redrive_count": self.redrive_count,
             "deadline": self.deadline,
             "failed_at": self.failed_at,
-            "parent": self.parent,
         }
 
     @classmethod
@@ -301,6 +299,9 @@ class ExecState:
         frame_list = obj["frames"] if frames is None else frames
         table = FrameTable({f["id"]: Frame.from_json(f) for f in frame_list})
         table.changed = set()
-        values = {k: v for k, v in obj.items() if k not in ("frames", "runnable")}
-        state = cls(frames=table, runnable=deque(obj["runnable"]), **values)
-        return state
+        known = _HEADER_FIELDS - {"frames", "runnable"}
+        values = {k: v for k, v in obj.items() if k in known}  # older/newer keys are skipped
+        return cls(frames=table, runnable=deque(obj["runnable"]), **values)
+
+
+_HEADER_FIELDS = frozenset(ExecState.__dataclass_fields__)
