@@ -391,6 +391,15 @@ class Store(ABC):
         """Return the latest version of every deployed workflow, by name."""
 
     @abstractmethod
+    def list_children(
+        self, parent_id: str, *, after_name: str = "", limit: int = 1000
+    ) -> list[ExecutionRecord]:
+        """Return child executions of ``parent_id`` ordered by name, those after ``after_name``.
+
+        For paging through a large Map run: pass the last name of one page to get the next.
+        """
+
+    @abstractmethod
     def count_children(self, parent_id: str) -> dict[str, int]:
         """Return status to the number of child executions of ``parent_id``."""
 

@@ -439,6 +439,20 @@ class MemoryStore(Store):
             self._check_open()
             return [self._workflows[name][-1] for name in sorted(self._workflows)]
 
+    def list_children(
+        self, parent_id: str, *, after_name: str = "", limit: int = 1000
+    ) -> list[ExecutionRecord]:
+        """Return child executions of ``parent_id`` ordered by name, after ``after_name``."""
+        with self._lock:
+            self._check_open()
+            children = [
+                entry.record
+                for entry in self._entries.values()
+                if entry.record.parent_id == parent_id and entry.record.name > after_name
+            ]
+        children.sort(key=lambda record: record.name)
+        return children[: max(limit, 0)]
+
     def count_children(self, parent_id: str) -> dict[str, int]:
         """Return status to the number of child executions of ``parent_id``."""
         counts: dict[str, int] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 from stackflow.store.base import ExecutionRecord, Request, Store
 from stackflow.types import JSON
@@ -52,34 +53,45 @@ def parent_request(live: Live, parent_id: str, now: float) -> Request:
 
 
 def write_map_results(store: Store, identity: Identity, live: Live, command: WriteResults) -> JSON:
-    """Write a Distributed Map run's results (runs on the executor, off the loop)."""
+    """Write a Distributed Map run's results (runs on the executor, off the loop).
+
+    Children are read from the store a page at a time and kept only as the small entries the
+    result files need, so a run of 100,000 items does not hold 100,000 records.
+    """
     execution_id = live.record.execution_id
-    latest: dict[int, ExecutionRecord] = {}
-    for child in store.list_executions(parent_id=execution_id, limit=10_000_000):
-        if not child.name.startswith(command.children_prefix):
-            continue
-        index_text = child.name[len(command.children_prefix) :].split(":", 1)[0]
-        if not index_text.isdigit():
-            continue
-        index = int(index_text)
-        if index not in latest or child.start_time >= latest[index].start_time:
-            latest[index] = child
+    prefix = command.children_prefix
+    latest: dict[int, dict[str, Any]] = {}
+    after = prefix
+    done = False
+    while not done:
+        page = store.list_children(execution_id, after_name=after, limit=1000)
+        done = len(page) < 1000
+        if page:
+            after = page[-1].name
+        for child in page:
+            if not child.name.startswith(prefix):  # names of one run sort together: past it
+                done = True
+                break
+            index_text = child.name[len(prefix) :].split(":", 1)[0]
+            if not index_text.isdigit():
+                continue
+            index = int(index_text)
+            known = latest.get(index)
+            if known is None or child.start_time >= known["start_time"]:
+                latest[index] = {
+                    "index": index,
+                    "name": child.name,
+                    "execution_arn": identity.execution_arn(child.workflow, child.name),
+                    "input": child.input,
+                    "status": child.status,
+                    "output": child.output,
+                    "error": child.error,
+                    "cause": child.cause,
+                    "start_time": child.start_time,
+                    "stop_time": child.stop_time,
+                }
     execution_arn = identity.execution_arn(live.record.workflow, live.record.name)
-    results = [
-        {
-            "index": index,
-            "name": child.name,
-            "execution_arn": identity.execution_arn(child.workflow, child.name),
-            "input": child.input,
-            "status": child.status,
-            "output": child.output,
-            "error": child.error,
-            "cause": child.cause,
-            "start_time": child.start_time,
-            "stop_time": child.stop_time,
-        }
-        for index, child in sorted(latest.items())
-    ]
+    results = [latest[index] for index in sorted(latest)]
     return mapio.write_results(
         command.writer,
         map_run_id=command.map_run_id,

@@ -29,7 +29,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,8 @@ from stackflow.workflow.mapio_formats import (
 from stackflow.workflow.mapio_results import (
     FAILED_STATUSES,
     PENDING_STATUSES,
-    encode_results,
+    encode_chunks,
+    iter_results,
     make_map_run_arn,
     transform_results,
 )
@@ -325,26 +326,33 @@ def _manifest_items(text: str, path: Path, limit: int | None, root: Path) -> lis
     return items
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes | Iterable[bytes]) -> int:
     """Write a file atomically: a temporary file in the same directory, fsync, then rename.
 
     Args:
         path: The file to (re)place.
-        data: Its new content.
+        data: Its new content, whole or in chunks (chunks are never all held in memory).
+
+    Returns:
+        The number of bytes written.
 
     Raises:
         OSError: When the directory cannot be written.
     """
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    size = 0
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for chunk in [data] if isinstance(data, bytes) else data:
+                handle.write(chunk)
+                size += len(chunk)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+    return size
 
 
 def _writer_config(writer: Mapping[str, JSON], exporting: bool) -> tuple[str, str]:
@@ -446,10 +454,10 @@ def write_results(
             if not members:
                 continue
             shape = transformation if status == "SUCCEEDED" else "NONE"
-            data = encode_results(transform_results(members, shape, execution_arn), output_type)
+            chunks = encode_chunks(iter_results(members, shape, execution_arn), output_type)
             name = f"{status}_0.json" + ("l" if output_type == "JSONL" else "")
-            atomic_write(directory / name, data)
-            files[status].append({"Key": f"{folder}/{name}", "Size": len(data)})
+            size = atomic_write(directory / name, chunks)
+            files[status].append({"Key": f"{folder}/{name}", "Size": size})
         manifest = {"DestinationBucket": bucket, "MapRunArn": arn, "ResultFiles": files}
         atomic_write(directory / "manifest.json", json.dumps(manifest, indent=2).encode("utf-8"))
     except OSError as exc:

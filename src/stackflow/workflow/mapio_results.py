@@ -9,7 +9,7 @@ COMPACT, FLATTEN) is applied.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -136,15 +136,40 @@ def transform_results(
     Returns:
         The transformed list; a child that did not succeed appears as its ``NONE`` entry.
     """
-    out: list[JSON] = []
+    return list(iter_results(results, transformation, execution_arn))
+
+
+def iter_results(
+    results: Iterable[Mapping[str, Any]], transformation: str, execution_arn: str
+) -> Iterator[JSON]:
+    """Yield the values of :func:`transform_results` one at a time."""
     for result in results:
         if transformation == "NONE" or result.get("status") != "SUCCEEDED":
-            out.append(result_entry(result, execution_arn))
+            yield result_entry(result, execution_arn)
         elif transformation == "FLATTEN" and isinstance(result.get("output"), list):
-            out.extend(result["output"])
+            yield from result["output"]
         else:
-            out.append(result.get("output"))
-    return out
+            yield result.get("output")
+
+
+def encode_chunks(values: Iterable[JSON], output_type: str) -> Iterator[bytes]:
+    """Serialize result values as a result file, a chunk per value (a JSON array, or JSON Lines).
+
+    Args:
+        values: The entries or outputs.
+        output_type: ``JSON`` or ``JSONL``.
+
+    Yields:
+        Consecutive pieces of the file's bytes (UTF-8).
+    """
+    if output_type == "JSONL":
+        for value in values:
+            yield (_dumps(value) + "\n").encode("utf-8")
+        return
+    yield b"["
+    for i, value in enumerate(values):
+        yield (("," if i else "") + _dumps(value)).encode("utf-8")
+    yield b"]"
 
 
 def encode_results(values: list[JSON], output_type: str) -> bytes:

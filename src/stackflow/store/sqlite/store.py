@@ -229,6 +229,17 @@ class SQLiteStore(Store):
         )
         return [row_to_record(row) for row in rows]
 
+    def list_children(
+        self, parent_id: str, *, after_name: str = "", limit: int = 1000
+    ) -> list[ExecutionRecord]:
+        """Return child executions of ``parent_id`` ordered by name, after ``after_name``."""
+        rows = self._query(
+            f"SELECT {RECORD_COLUMNS} FROM executions WHERE parent_id = ? AND name > ?"
+            " ORDER BY name LIMIT ?",
+            (parent_id, after_name, max(limit, 0)),
+        )
+        return [row_to_record(row) for row in rows]
+
     def get_history(self, execution_id: str, after_event_id: int = 0) -> list[HistoryEvent]:
         """Return the events of an execution with id greater than ``after_event_id``, in order."""
         rows = self._query(
