@@ -12,6 +12,18 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+# Workflows in code. ``stackflow.workflow`` is the decorator (it shadows the subpackage of the same
+# name as an attribute; ``from stackflow.workflow.x import y`` imports keep working).
+from stackflow.workflow.code.api import (
+    current_execution_id,
+    gather,
+    patched,
+    run_child,
+    sleep,
+    wait_for_event,
+)
+from stackflow.workflow.code.decorators import step, workflow
+
 #: Public name -> module that defines it.
 _EXPORTS = {
     # engine
@@ -49,6 +61,14 @@ _EXPORTS = {
 }
 
 __all__ = [  # grouped as in _EXPORTS
+    "workflow",
+    "step",
+    "sleep",
+    "wait_for_event",
+    "gather",
+    "patched",
+    "run_child",
+    "current_execution_id",
     "Engine",
     "default_home",
     "load_workflow",

@@ -23,12 +23,16 @@ from stackflow.types import JSON
 from stackflow.workflow import control
 from stackflow.workflow.asl.loader import LoadedDefinition, from_object, load_definition_file
 from stackflow.workflow.asl.validate import check_definition
+from stackflow.workflow.code.decorators import WorkflowFunction, resolve_workflow
+from stackflow.workflow.code.run import code_definition
 from stackflow.workflow.runtime import EventListener, Runtime
 
-#: What can be run: a loaded definition, a parsed definition, or a path to a JSON/YAML file.
-DefinitionSource = LoadedDefinition | Mapping[str, Any] | str | Path
+#: What can be run: a loaded definition, a parsed definition, a path to a JSON/YAML file, a
+#: deployed workflow's name, a ``@workflow`` function or its ``module:function`` reference.
+DefinitionSource = LoadedDefinition | Mapping[str, Any] | str | Path | WorkflowFunction
 
 _NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+_CODE_MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _NAME_OK = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
 _DEFINITION_SUFFIXES = frozenset({"asl", "json", "yaml", "yml"})
 
@@ -70,6 +74,8 @@ def load_workflow(
             name = workflow_name_of(Path(loaded.source_map.file))
     elif isinstance(source, Mapping):
         loaded = from_object(dict(source))
+    elif isinstance(source, WorkflowFunction):
+        raise StackflowError(f"{source.ref} is a code workflow, not an ASL definition")
     else:
         path = Path(source)
         if not path.is_file():
@@ -148,6 +154,11 @@ class Engine:
             DefinitionError: An invalid definition (nothing is recorded).
             NotFoundError: A name that is neither a file nor a deployed workflow.
         """
+        if isinstance(source, WorkflowFunction):
+            return code_definition(source), source.name, None
+        if isinstance(source, str) and not Path(source).exists() and _looks_like_code(source):
+            function = resolve_workflow(source)
+            return code_definition(function), function.name, None
         if isinstance(source, str) and not Path(source).exists() and _looks_like_name(source):
             name, _, version = source.partition(":")
             deployed = self.store.get_workflow(name, int(version) if version else None)
@@ -252,6 +263,11 @@ class Engine:
         """Tell a waiting task with HeartbeatSeconds that its worker is still alive."""
         control.send_task_result(self.runtime, task_token, "task_heartbeat", {})
 
+    def send_event(self, execution_id: str, name: str, payload: JSON = None) -> None:
+        """Deliver an event to a code workflow waiting in ``wait_for_event(name)`` (it is stored
+        until the workflow asks for it)."""
+        control.send_event(self.runtime, execution_id, name, payload)
+
     def get_activity_task(self, activity: str, worker: str | None = None) -> dict[str, JSON] | None:
         """Take the oldest waiting task of an activity: ``{"taskToken", "input"}`` or None."""
         return control.get_activity_task(self.store, activity, worker)
@@ -289,6 +305,14 @@ class Engine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _looks_like_code(text: str) -> bool:
+    """A code workflow reference: ``package.module:function`` (a ``@stackflow.workflow``)."""
+    module, sep, function = text.partition(":")
+    return (
+        bool(sep) and bool(_CODE_MODULE.match(module)) and function.replace(".", "_").isidentifier()
+    )
 
 
 def _looks_like_name(text: str) -> bool:

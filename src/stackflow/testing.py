@@ -14,6 +14,7 @@ from stackflow.engine import DefinitionSource, Engine
 from stackflow.store.base import HistoryEvent
 from stackflow.store.memory import MemoryStore
 from stackflow.types import JSON
+from stackflow.workflow.code.decorators import WorkflowFunction
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,8 @@ def run_workflow(
     """Run a workflow definition to completion on an in-memory store.
 
     Args:
-        definition: The definition (parsed JSON, a loaded definition, or a file path).
+        definition: The definition (parsed JSON, a loaded definition, or a file path), or a
+            ``@stackflow.workflow`` function (a code workflow; its sleeps are skipped too).
         input: Execution input (default ``{}``).
         time_skipping: Skip waits and retry intervals on a fake clock; False runs in real time.
         timeout: Real seconds to wait for the execution to end.
@@ -60,6 +62,8 @@ def run_workflow(
         TimeoutError: The execution did not end within ``timeout``.
     """
     clock = FakeClock() if time_skipping else None
+    if callable(definition) and not isinstance(definition, WorkflowFunction):
+        raise TypeError("run_workflow takes a definition or a @stackflow.workflow function")
     engine = Engine(MemoryStore(), clock=clock)
     try:
         record = engine.run(definition, {} if input is None else input, timeout=timeout)

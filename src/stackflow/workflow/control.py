@@ -162,6 +162,21 @@ def send_task_result(runtime: Runtime, task_token: str, kind: str, payload: dict
     _drive_here_if_orphaned(runtime, record)
 
 
+def send_event(runtime: Runtime, execution_id: str, name: str, payload: JSON) -> None:
+    """Store an event for a code execution's ``wait_for_event(name)``.
+
+    Raises:
+        NotFoundError: No such execution.
+        StackflowError: The execution already ended.
+    """
+    store = runtime.store
+    record = store.get_execution(execution_id)
+    if record.status in TERMINAL_STATUSES:
+        raise StackflowError(f"Execution {execution_id} already ended ({record.status})")
+    store.add_request(execution_id, "event", name, payload, time.time())
+    _drive_here_if_orphaned(runtime, record)
+
+
 def _waits_for(store: Store, execution_id: str, token: str) -> bool:
     snapshot = store.load_snapshot(execution_id)
     if snapshot is None:

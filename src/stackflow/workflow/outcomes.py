@@ -60,6 +60,12 @@ def child_finished(live: Live, payload: dict[str, Any], now: float, identity: Id
         )
         return
     mode = live.sync_children.pop(token, "sync")
+    if mode == "code":  # a python: task that names a @workflow: the child's own result
+        if status == "SUCCEEDED":
+            interp.on_task_succeeded(st, token, payload.get("output"), now)
+        else:
+            interp.on_task_failed(st, token, payload.get("error"), payload.get("cause"), now)
+        return
     described = integrations.describe_child(
         identity,
         workflow=payload.get("workflow", ""),

@@ -66,6 +66,8 @@ from stackflow.workflow.asl.execstate import (
 from stackflow.workflow.asl.interpreter import Interpreter
 from stackflow.workflow.asl.machine import machine_from_json
 from stackflow.workflow.asl.tokens import make_task_token
+from stackflow.workflow.code.decorators import WorkflowFunction, resolve_workflow
+from stackflow.workflow.code.run import CodeRun, code_definition, code_ref
 from stackflow.workflow.live import Live
 from stackflow.workflow.tasks import TaskRequest, resolve_task
 from stackflow.workflow.tasks.base import PYTHON_RESOURCE_PREFIX
@@ -142,6 +144,8 @@ class Runtime:
         self._next_renew = 0.0
         self.on_claim: Callable[[ExecutionRecord], None] | None = None
         self._adopting: set[str] = set()  # handed to the loop, not yet live
+        self._code: dict[str, CodeRun] = {}  # code workflows (each on its own thread)
+        self._code_targets: dict[str, WorkflowFunction | None] = {}
         self._draining = False  # closing: run no new tasks, let running ones finish
         if claim:
             self._ensure_thread()  # a worker looks for work from the start
@@ -236,7 +240,11 @@ class Runtime:
                 if self._error is not None:
                     raise StackflowError(f"runtime loop failed: {self._error!r}")
                 record = self.store.get_execution(execution_id)
-                busy = execution_id in self._live or execution_id in self._adopting
+                busy = (
+                    execution_id in self._live
+                    or execution_id in self._adopting
+                    or execution_id in self._code
+                )
                 if record.status in TERMINAL_STATUSES and not busy:
                     return record
                 remaining = None if deadline is None else deadline - time.monotonic()
@@ -271,7 +279,9 @@ class Runtime:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        held = [*self._live, *self._adopting]
+        held = [*self._live, *self._adopting, *self._code]
+        for run in list(self._code.values()):
+            run.abandon()
         if release and held:
             try:
                 self.store.release_executions(self.owner, held)
@@ -354,12 +364,15 @@ class Runtime:
 
     def _renew(self, real: float) -> None:
         self._next_renew = real + self.lease_seconds / 3
-        ids = list(self._live)
+        ids = [*self._live, *self._code]
         held = set(self.store.renew_leases(self.owner, ids, real + self.lease_seconds))
         for execution_id in ids:
             if execution_id not in held:
                 logger.warning("lease on %s lost; another runtime drives it now", execution_id)
                 self._drop(execution_id)
+                run = self._code.pop(execution_id, None)
+                if run is not None:
+                    run.abandon()
 
     def _poll(self, now: float, touched: dict[str, Live]) -> None:
         if self.claim and len(self._live) < self.max_executions:
@@ -373,6 +386,11 @@ class Runtime:
                 live = self._resume(record, now)
                 if live is not None:
                     touched[record.execution_id] = live
+        if self._code:
+            for request in self.store.pending_requests(list(self._code)):
+                run = self._code.get(request.execution_id)
+                if run is not None:
+                    run.deliver(request)
         if self._live:
             for request in self.store.pending_requests(list(self._live)):
                 live = self._live.get(request.execution_id)
@@ -385,6 +403,9 @@ class Runtime:
     def _apply(self, item: tuple[Any, ...], now: float, touched: dict[str, Live]) -> None:
         kind = item[0]
         if kind == "poke":
+            return
+        if kind == "start" and code_ref(item[1].definition) is not None:
+            self._start_code(item[1], item[2], redrive=False)
             return
         if kind == "start":
             _, record, listener = item
@@ -439,6 +460,9 @@ class Runtime:
 
     def _resume(self, record: ExecutionRecord, now: float, *, redrive: bool = False) -> Live | None:
         """Take over an execution from its last committed snapshot (or redrive a failed one)."""
+        if code_ref(record.definition) is not None:
+            self._start_code(record, None, redrive=redrive)
+            return None
         snapshot = self.store.load_snapshot(record.execution_id)
         if snapshot is None:  # recorded but never started (workflow start, or died at once)
             live = self._begin(record)
@@ -463,6 +487,57 @@ class Runtime:
             self._carry_out(live, command, resumed=True)
         logger.info("resumed %s with %d runnable frames", record.execution_id, len(state.runnable))
         return live
+
+    # ------------------------------------------------------------------ code workflows
+
+    def _start_code(
+        self, record: ExecutionRecord, listener: EventListener | None, *, redrive: bool
+    ) -> None:
+        run = CodeRun(self, record, redrive=redrive)
+        if listener is not None:
+            run.listeners.append(listener)
+        self._code[record.execution_id] = run
+        run.start()
+
+    def code_finished(self, run: CodeRun) -> None:
+        """Called by a code execution's thread when it ends (or stops recording)."""
+        self._code.pop(run.execution_id, None)
+        with self._done:
+            self._done.notify_all()
+
+    def start_code_child(
+        self,
+        run: CodeRun,
+        target: Any,
+        child_input: JSON,
+        child_id: str,
+        name: str | None,
+        index: int,
+    ) -> None:
+        """Start the child execution of a code workflow's operation (unless it exists)."""
+        try:
+            self.store.get_execution(child_id)
+            return
+        except NotFoundError:
+            pass
+        if isinstance(target, WorkflowFunction):
+            text, workflow, version = code_definition(target), target.name, None
+        elif isinstance(target, str):
+            deployed = self.store.get_workflow(*_name_and_version(target))
+            text, workflow, version = deployed.definition, deployed.name, deployed.version
+        else:
+            raise StackflowError(
+                f"a child workflow is a @workflow or a deployed workflow name, not {target!r}"
+            )
+        self.start_execution(
+            text,
+            child_input,
+            workflow=workflow,
+            name=name or f"{run.record.name}-{index}",
+            parent_id=run.execution_id,
+            version=version,
+            execution_id=child_id,
+        )
 
     def _drop(self, execution_id: str) -> None:
         live = self._live.pop(execution_id, None)
@@ -601,6 +676,18 @@ class Runtime:
             if mode is not None:
                 self._start_child_workflow(live, command, mode)
                 return
+            code = self._code_workflow(command.resource)
+            if code is not None:  # python:MODULE:FUNCTION naming a @workflow: a child execution
+                live.sync_children[command.token] = "code"
+                self._start_child(
+                    live,
+                    command.token,
+                    code_definition(code),
+                    command.input,
+                    f"{live.record.name}-{command.token}",
+                    workflow=code.name,
+                )
+                return
             self._dispatch(live, command)
         elif isinstance(command, StartTimer):
             self._timer_seq += 1
@@ -711,6 +798,20 @@ class Runtime:
             self._in_flight += 1
             self._post(("task", st.execution_id, command.token, result, None))
 
+    def _code_workflow(self, resource: str) -> WorkflowFunction | None:
+        """Return the ``@workflow`` a ``python:`` resource names, or None (cached per resource)."""
+        if not resource.startswith(PYTHON_RESOURCE_PREFIX):
+            return None
+        if resource not in self._code_targets:
+            try:
+                found: WorkflowFunction | None = resolve_workflow(
+                    resource[len(PYTHON_RESOURCE_PREFIX) :]
+                )
+            except StackflowError:
+                found = None
+            self._code_targets[resource] = found
+        return self._code_targets[resource]
+
     def _dispatch(self, live: Live, command: RunTask) -> None:
         if self._draining:
             return  # recorded as scheduled; the next owner runs it when it takes over
@@ -750,6 +851,11 @@ class Runtime:
         del self._live[execution_id]
         for cancel in live.cancels.values():
             cancel.set()
+
+
+def _name_and_version(reference: str) -> tuple[str, int | None]:
+    name, _, version = reference.partition(":")
+    return name, int(version) if version.isdigit() else None
 
 
 def _notify(listener: EventListener, events: list[HistoryEvent]) -> None:

@@ -522,7 +522,7 @@ def test_uuid_format():
 
 
 def test_runaway_tail_recursion_is_stopped(monkeypatch: pytest.MonkeyPatch):
-    import stackflow.workflow.asl.jsonata_query as module
+    from stackflow.workflow.asl import jsonata_query as module
 
     monkeypatch.setattr(module, "MAX_EVALUATION_STEPS", 5_000)
     with pytest.raises(JsonataEvaluationError, match="Check for infinite loop"):
