@@ -285,6 +285,7 @@ def open_source(
     Raises:
         click.exceptions.Exit: The definition is invalid or nothing has that name (status 1).
     """
+    put_cwd_on_path()  # MODULE:FUNCTION code workflows and python: tasks import from here
     source: WorkflowSource | None = None
     if Path(reference).exists():
         source, problems = resolve_or_problems(None, reference)
