@@ -90,6 +90,7 @@ class CodeRun:
         self._requests: dict[int, Request] = {}
         self._stop: Request | None = None
         self._wake = threading.Event()  # set to interrupt a sleep (stop, lost lease)
+        self._entered: dict[int, HistoryEvent] = {}  # step index -> TaskStateEntered not yet stored
         self._pool: ThreadPoolExecutor | None = None
         self._thread = threading.Thread(
             target=self._main, name=f"stackflow-code-{record.execution_id[:8]}", daemon=True
@@ -220,6 +221,7 @@ class CodeRun:
         now = self._now()
         with self._lock:
             events = []
+            entered = self._entered.pop(details.get("step", -1), None)
             for event_kind, event_details in ((kind, details), *more):
                 events.append(
                     HistoryEvent(
@@ -233,7 +235,7 @@ class CodeRun:
             ticket: CommitTicket = self.runtime.store.append(
                 Transition(
                     self.execution_id,
-                    tuple(events),
+                    tuple(events) if entered is None else (entered, *events),
                     None,
                     update,
                     owner=self.runtime.owner,
@@ -241,14 +243,33 @@ class CodeRun:
                     requests=requests,
                 )
             )
+        self._notify(events)
+        if wait:
+            ticket.wait()
+
+    def begin_step(self, index: int, name: str, step_input: JSON) -> None:
+        """Number the step's TaskStateEntered event and show it to listeners now; it is stored
+        with the step's first outcome, so a step costs one durable commit, not two."""
+        now = self._now()
+        with self._lock:
+            event = HistoryEvent(
+                self._next_event,
+                "TaskStateEntered",
+                now,
+                self._next_event - 1,
+                {"name": name, "input": step_input, "step": index},
+            )
+            self._next_event += 1
+            self._entered[index] = event
+        self._notify([event])
+
+    def _notify(self, events: list[HistoryEvent]) -> None:
         for listener in self.listeners:
             for event in events:
                 try:
                     listener(event)
                 except Exception:
                     logger.exception("history listener failed")
-        if wait:
-            ticket.wait()
 
     def _parent_request(self, update: ExecutionUpdate | None, now: float) -> Request:
         payload = {
@@ -291,10 +312,7 @@ class CodeRun:
         if recorded is not None and recorded.done:
             return _replayed(recorded)
         if recorded is None:
-            self.emit(
-                "TaskStateEntered",
-                {"name": step.name, "input": arguments(args, kwargs), "step": index},
-            )
+            self.begin_step(index, step.name, arguments(args, kwargs))
         return self._attempts(step, index, lambda: self._invoke(step, args, kwargs))
 
     async def call_step_async(
@@ -306,10 +324,7 @@ class CodeRun:
         if recorded is not None and recorded.done:
             return _replayed(recorded)
         if recorded is None:
-            self.emit(
-                "TaskStateEntered",
-                {"name": step.name, "input": arguments(args, kwargs), "step": index},
-            )
+            self.begin_step(index, step.name, arguments(args, kwargs))
         attempt = 0
         while True:
             try:
@@ -396,10 +411,7 @@ class CodeRun:
                 future.set_exception(exc)
             return future
         if recorded is None:
-            self.emit(
-                "TaskStateEntered",
-                {"name": step.name, "input": arguments(args, kwargs), "step": index},
-            )
+            self.begin_step(index, step.name, arguments(args, kwargs))
         if self._pool is None:
             with self._lock:
                 if self._pool is None:
