@@ -21,8 +21,7 @@ from stackflow.store import open_store
 from stackflow.store.base import ExecutionRecord, HistoryEvent, Store, WorkflowVersion
 from stackflow.types import JSON
 from stackflow.workflow import control
-from stackflow.workflow.asl.loader import LoadedDefinition, from_object, load_definition_file
-from stackflow.workflow.asl.validate import check_definition
+from stackflow.workflow.asl.loader import LoadedDefinition
 from stackflow.workflow.code.decorators import WorkflowFunction, resolve_workflow
 from stackflow.workflow.code.run import code_definition
 from stackflow.workflow.runtime import EventListener, Runtime
@@ -67,6 +66,9 @@ def load_workflow(
     Raises:
         DefinitionError: The definition is invalid (every problem listed, with locations).
     """
+    from stackflow.workflow.asl.loader import from_object, load_definition_file
+    from stackflow.workflow.asl.validate import check_definition
+
     name = "workflow"
     if isinstance(source, LoadedDefinition):
         loaded = source

@@ -47,6 +47,7 @@ WORKFLOW_LAZY_COMMANDS = {
     "deploy": "stackflow.cli.control_commands:deploy",
     "stop": "stackflow.cli.control_commands:stop",
     "redrive": "stackflow.cli.control_commands:redrive",
+    "graph": "stackflow.cli.graph_command:graph",
     "send-task-success": "stackflow.cli.control_commands:send_task_success",
     "send-task-failure": "stackflow.cli.control_commands:send_task_failure",
     "send-task-heartbeat": "stackflow.cli.control_commands:send_task_heartbeat",

@@ -8,11 +8,10 @@ from typing import Any
 
 from stackflow.store.base import ExecutionRecord, Request, Store
 from stackflow.types import JSON
-from stackflow.workflow import integrations, mapio
+from stackflow.workflow import integrations
 from stackflow.workflow.asl.context import Identity
 from stackflow.workflow.asl.execstate import StartChild, WriteResults
 from stackflow.workflow.live import Live
-from stackflow.workflow.mapio_results import make_map_run_arn
 
 
 def child_record(
@@ -92,6 +91,9 @@ def write_map_results(store: Store, identity: Identity, live: Live, command: Wri
                 }
     execution_arn = identity.execution_arn(live.record.workflow, live.record.name)
     results = [latest[index] for index in sorted(latest)]
+    from stackflow.workflow import mapio
+    from stackflow.workflow.mapio_results import make_map_run_arn
+
     return mapio.write_results(
         command.writer,
         map_run_id=command.map_run_id,

@@ -5,10 +5,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from stackflow.store.base import ExecutionRecord, HistoryEvent
 from stackflow.workflow.asl.execstate import ExecState
-from stackflow.workflow.asl.interpreter import Interpreter
+
+if TYPE_CHECKING:
+    from stackflow.workflow.asl.interpreter import Interpreter
 
 
 @dataclass

@@ -50,7 +50,7 @@ from stackflow.store.base import (
 )
 from stackflow.types import JSON, TERMINAL_STATUSES
 from stackflow.workflow import children as children_mod
-from stackflow.workflow import integrations, mapio, outcomes, snapshots
+from stackflow.workflow import integrations, outcomes, snapshots
 from stackflow.workflow.asl.context import DEFAULT_IDENTITY, Identity
 from stackflow.workflow.asl.execstate import (
     CancelTask,
@@ -61,8 +61,6 @@ from stackflow.workflow.asl.execstate import (
     StartTimer,
     WriteResults,
 )
-from stackflow.workflow.asl.interpreter import Interpreter
-from stackflow.workflow.asl.machine import machine_from_json
 from stackflow.workflow.asl.tokens import make_task_token
 from stackflow.workflow.code.decorators import WorkflowFunction
 from stackflow.workflow.code.run import CodeRun, code_definition, code_ref
@@ -445,7 +443,6 @@ class Runtime(ChildRuntime):
             live.listeners.append(item[2])
 
     def _begin(self, record: ExecutionRecord) -> Live:
-        machine = machine_from_json(record.definition)
         state = ExecState(
             execution_id=record.execution_id,
             name=record.name,
@@ -453,7 +450,7 @@ class Runtime(ChildRuntime):
             input=record.input,
             start_time=record.start_time,
         )
-        live = Live(record, state, Interpreter(machine, self.identity))
+        live = Live(record, state, _interpreter(record.definition, self.identity))
         self._live[record.execution_id] = live
         return live
 
@@ -469,8 +466,7 @@ class Runtime(ChildRuntime):
             return live
         header = json.loads(snapshot.header)
         state = ExecState.from_json(header, snapshots.load_frames(snapshot.frames))
-        machine = machine_from_json(record.definition)
-        live = Live(record, state, Interpreter(machine, self.identity))
+        live = Live(record, state, _interpreter(record.definition, self.identity))
         if redrive:
             if not live.interpreter.redrive(state, now):
                 self.store.release_executions(self.owner, [record.execution_id])
@@ -659,7 +655,7 @@ class Runtime(ChildRuntime):
             token = command.token
             reader = command.reader
             self.executor.run(
-                lambda: mapio.read_items(reader),
+                lambda: _read_items(reader),
                 lambda result, error: self._post(("items", execution_id, token, result, error)),
             )
         elif isinstance(command, WriteResults):
@@ -720,3 +716,18 @@ def _notify(listener: EventListener, events: list[HistoryEvent]) -> None:
             listener(event)
     except Exception:
         logger.exception("history listener %r failed", listener)
+
+
+def _interpreter(definition: str, identity: Identity) -> Any:
+    """The interpreter of an ASL definition (imported on first use: code workflows and the CLI's
+    start-up do not pay for the ASL engine)."""
+    from stackflow.workflow.asl.interpreter import Interpreter
+    from stackflow.workflow.asl.machine import machine_from_json
+
+    return Interpreter(machine_from_json(definition), identity)
+
+
+def _read_items(reader: Any) -> Any:
+    from stackflow.workflow import mapio
+
+    return mapio.read_items(reader)

@@ -9,7 +9,6 @@ operations must be deterministic given their results (do side effects in steps).
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import json
 import logging
@@ -196,6 +195,8 @@ class CodeRun:
 
     def _call_workflow(self, workflow: WorkflowFunction) -> JSON:
         if inspect.iscoroutinefunction(workflow.fn):
+            import asyncio
+
             return asyncio.run(workflow.fn(self.record.input))
         return workflow.fn(self.record.input)
 
@@ -319,6 +320,8 @@ class CodeRun:
         self, step: StepFunction, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         """Run (or replay) one call of an ``async def`` step."""
+        import asyncio
+
         index, recorded = self.allocate()
         self._expect(index, recorded, "step", step.name)
         if recorded is not None and recorded.done:
