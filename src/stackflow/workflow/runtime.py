@@ -320,7 +320,7 @@ class Runtime(ChildRuntime):
         now = self.clock.now()
         touched: dict[str, Live] = {}
         real = time.time()
-        if real >= self._next_renew and self._live:
+        if real >= self._next_renew and (self._live or self._code):
             self._renew(real)
         if real >= self._next_poll:
             self._next_poll = real + self.poll_interval

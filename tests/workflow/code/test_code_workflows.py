@@ -318,3 +318,37 @@ def test_python_workflow_runs_an_asl_child(
         engine.deploy(adder, "asl-adder")
         result = engine.run("sf_code_flows:calls_asl", {"n": 1}, timeout=20)
         assert (result.status, result.output) == ("SUCCEEDED", {"sum": 2})
+
+
+SLOW = """
+import time
+import stackflow
+
+@stackflow.step
+def work(i):
+    time.sleep(0.4)
+    return i
+
+@stackflow.workflow
+def slow_flow(n):
+    return [work(i) for i in range(5)]
+"""
+
+
+def test_a_worker_keeps_the_lease_of_a_long_code_execution(
+    tmp_path: Path, code_module: Callable[[str], None]
+) -> None:
+    code_module(SLOW)
+    path = tmp_path / "sf.db"
+    claims: list[str] = []
+    client = Engine(SQLiteStore(path))
+    worker = Engine(SQLiteStore(path), claim=True, lease_seconds=1.0, poll_interval=0.02)
+    worker.runtime.on_claim = lambda record: claims.append(record.execution_id)
+    try:
+        record = client.start("sf_code_flows:slow_flow", 0, drive=False)
+        final = worker.wait(record.execution_id, timeout=30)
+        assert (final.status, final.output) == ("SUCCEEDED", [0, 1, 2, 3, 4])
+        assert claims == [record.execution_id]  # renewed, never lost and taken again
+    finally:
+        worker.close()
+        client.close()
