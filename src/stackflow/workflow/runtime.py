@@ -223,7 +223,7 @@ class Runtime(ChildRuntime):
 
     def holds(self, execution_id: str) -> bool:
         """Return True while this runtime drives the execution."""
-        return execution_id in self._live
+        return execution_id in self._live or execution_id in self._code
 
     def wait(self, execution_id: str, timeout: float | None = None) -> ExecutionRecord:
         """Block until the execution is terminal and return its record.

@@ -49,6 +49,7 @@ class _Op:
     status: str = "running"
     attempts: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
+    batch: int | None = None
 
 
 def _apply(op: _Op, event: HistoryEvent) -> None:
@@ -101,6 +102,9 @@ def _operations(events: list[HistoryEvent]) -> tuple[list[_Op], str]:
                 op.status, op.end = "succeeded", event.id
             if kind == "child":
                 op.extra["child_id"] = event.details.get("child_id")
+            batch = event.details.get("batch")
+            if isinstance(batch, int):
+                op.batch = batch
             if kind in ("sleep", "event") and event.details.get("due") is not None:
                 op.extra["due"] = event.details.get("due")
             ops[index] = op
@@ -115,7 +119,19 @@ def _operations(events: list[HistoryEvent]) -> tuple[list[_Op], str]:
 
 
 def _units(ops: list[_Op]) -> list[list[_Op]]:
-    """Split operations (in program order) into runs of mutually overlapping intervals."""
+    """Split operations (in program order) into parallel groups and single operations.
+
+    Steps started together (``step.map``, consecutive ``step.submit``) carry the same ``batch``
+    in their TaskStateEntered event; histories without it fall back to overlapping intervals.
+    """
+    if any(op.batch is not None for op in ops):
+        batched: list[list[_Op]] = []
+        for op in ops:
+            if op.batch is not None and batched and batched[-1][0].batch == op.batch:
+                batched[-1].append(op)
+            else:
+                batched.append([op])
+        return batched
     units: list[list[_Op]] = []
     reach = -1.0  # latest end among the operations of the current unit
     for op in ops:

@@ -18,6 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any
 
+from stackflow.clock import FakeClock
 from stackflow.errors import StackflowError
 from stackflow.store.base import (
     CommitTicket,
@@ -90,6 +91,9 @@ class CodeRun:
         self._stop: Request | None = None
         self._wake = threading.Event()  # set to interrupt a sleep (stop, lost lease)
         self._entered: dict[int, HistoryEvent] = {}  # step index -> TaskStateEntered not yet stored
+        self._taken: set[int] = set()  # ids of requests already handed to the workflow
+        self._batch: int | None = None  # index of the first step of the current submit run
+        self._running_submits = 0  # submitted steps not finished yet
         self._pool: ThreadPoolExecutor | None = None
         self._thread = threading.Thread(
             target=self._main, name=f"stackflow-code-{record.execution_id[:8]}", daemon=True
@@ -109,7 +113,7 @@ class CodeRun:
             if request.kind == "stop":
                 self._stop = request
                 self._wake.set()
-            else:
+            elif request.id not in self._taken:
                 self._requests.setdefault(request.id, request)
             self._mail.notify_all()
 
@@ -223,7 +227,8 @@ class CodeRun:
         with self._lock:
             events = []
             entered = self._entered.pop(details.get("step", -1), None)
-            for event_kind, event_details in ((kind, details), *more):
+            pending = () if entered is None else (("TaskStateEntered", entered.details),)
+            for event_kind, event_details in (*pending, (kind, details), *more):
                 events.append(
                     HistoryEvent(
                         self._next_event, event_kind, now, self._next_event - 1, event_details
@@ -236,7 +241,7 @@ class CodeRun:
             ticket: CommitTicket = self.runtime.store.append(
                 Transition(
                     self.execution_id,
-                    tuple(events) if entered is None else (entered, *events),
+                    tuple(events),
                     None,
                     update,
                     owner=self.runtime.owner,
@@ -244,23 +249,31 @@ class CodeRun:
                     requests=requests,
                 )
             )
-        self._notify(events)
+        self._notify(events[len(pending) :])
         if wait:
             ticket.wait()
 
-    def begin_step(self, index: int, name: str, step_input: JSON) -> None:
-        """Number the step's TaskStateEntered event and show it to listeners now; it is stored
-        with the step's first outcome, so a step costs one durable commit, not two."""
+    def _joining(self) -> int | None:
+        """The batch a step called now runs beside (submitted steps still running), or None."""
+        with self._lock:
+            return self._batch if self._running_submits > 0 else None
+
+    def begin_step(
+        self, index: int, name: str, step_input: JSON, *, batch: int | None = None
+    ) -> None:
+        """Show the step's TaskStateEntered event to listeners now; it is stored (and numbered)
+        with the step's first outcome, so a step costs one durable commit, not two, and a step
+        cut short by a crash leaves no gap in the history's ids."""
         now = self._now()
         with self._lock:
             event = HistoryEvent(
-                self._next_event,
+                self._next_event,  # provisional: the stored event gets the id free at its commit
                 "TaskStateEntered",
                 now,
                 self._next_event - 1,
-                {"name": name, "input": step_input, "step": index},
+                {"name": name, "input": step_input, "step": index}
+                | ({} if batch is None else {"batch": batch}),
             )
-            self._next_event += 1
             self._entered[index] = event
         self._notify([event])
 
@@ -287,12 +300,14 @@ class CodeRun:
         }
         return Request(0, self.record.parent_id or "", "child_finished", None, payload, now)
 
-    def allocate(self) -> tuple[int, Recorded | None]:
+    def allocate(self, *, keep_batch: bool = False) -> tuple[int, Recorded | None]:
         """Return the next operation index and what the history recorded there."""
         self._check_stop()
         with self._lock:
             index = self._next_index
             self._next_index += 1
+            if not keep_batch and self._running_submits == 0:
+                self._batch = None  # nothing submitted is running: a new sequential operation
         return index, self._recorded.get(index)
 
     def _check_stop(self) -> None:
@@ -313,7 +328,7 @@ class CodeRun:
         if recorded is not None and recorded.done:
             return _replayed(recorded)
         if recorded is None:
-            self.begin_step(index, step.name, arguments(args, kwargs))
+            self.begin_step(index, step.name, arguments(args, kwargs), batch=self._joining())
         return self._attempts(step, index, lambda: self._invoke(step, args, kwargs))
 
     async def call_step_async(
@@ -327,7 +342,7 @@ class CodeRun:
         if recorded is not None and recorded.done:
             return _replayed(recorded)
         if recorded is None:
-            self.begin_step(index, step.name, arguments(args, kwargs))
+            self.begin_step(index, step.name, arguments(args, kwargs), batch=self._joining())
         attempt = 0
         while True:
             try:
@@ -403,8 +418,16 @@ class CodeRun:
     def submit_step(
         self, step: StepFunction, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Future[Any]:
-        """Run a step in the background; its index is taken now, in program order."""
-        index, recorded = self.allocate()
+        """Run a step in the background; its index is taken now, in program order.
+
+        Steps submitted one after the other (with no other operation between them, as
+        ``step.map`` does) share a ``batch`` in the history: the graph draws them side by side.
+        """
+        index, recorded = self.allocate(keep_batch=True)
+        with self._lock:
+            if self._batch is None:
+                self._batch = index
+            batch = self._batch
         self._expect(index, recorded, "step", step.name)
         future: Future[Any] = Future()
         if recorded is not None and recorded.done:
@@ -414,11 +437,14 @@ class CodeRun:
                 future.set_exception(exc)
             return future
         if recorded is None:
-            self.begin_step(index, step.name, arguments(args, kwargs))
+            self.begin_step(index, step.name, arguments(args, kwargs), batch=batch)
         if self._pool is None:
             with self._lock:
                 if self._pool is None:
                     self._pool = ThreadPoolExecutor(DEFAULT_CONCURRENCY, "stackflow-step")
+
+        with self._lock:
+            self._running_submits += 1
 
         def work() -> Any:
             token = enter_run(self)
@@ -426,12 +452,16 @@ class CodeRun:
                 return self._attempts(step, index, lambda: self._invoke(step, args, kwargs))
             finally:
                 leave_run(token)
+                with self._lock:
+                    self._running_submits -= 1
 
         return self._pool.submit(work)
 
     def map_step(self, step: StepFunction, items: list[Any], concurrency: int | None) -> list[Any]:
         """Run a step once per item, at most ``concurrency`` at once; return results in order."""
         limit = max(1, concurrency or DEFAULT_CONCURRENCY)
+        with self._lock:
+            self._batch = None  # a map is a parallel group of its own
         futures: list[Future[Any]] = []
         results: list[Any] = []
         for item in items:
@@ -494,6 +524,7 @@ class CodeRun:
     def _take(self, match: Callable[[Request], bool], due: float | None) -> Request | None:
         """Block until a delivered request matches (and remove it), or until ``due``."""
         clock = self.runtime.clock
+        idle = 0.0
         while True:
             self._check_stop()
             with self._mail:
@@ -501,10 +532,15 @@ class CodeRun:
                     request = self._requests[request_id]
                     if match(request):
                         del self._requests[request_id]
+                        self._taken.add(request_id)  # a later poll must not hand it out again
                         return request
                 if due is not None and clock.now() >= due:
                     return None
                 self._mail.wait(0.1)
+            if due is not None and isinstance(clock, FakeClock):
+                idle += 0.1
+                if idle >= 0.5:  # time skipping: nothing arrived for a while; jump to the timeout
+                    clock.set(due)
 
     def patched(self, change_id: str) -> bool:
         """Return True on the new code path, False for an execution recorded before the change."""
