@@ -19,6 +19,7 @@ from stackflow.workflow.code.api import (
     gather,
     patched,
     run_child,
+    send_event,
     sleep,
     wait_for_event,
 )
@@ -68,6 +69,7 @@ __all__ = [  # grouped as in _EXPORTS
     "gather",
     "patched",
     "run_child",
+    "send_event",
     "current_execution_id",
     "Engine",
     "default_home",

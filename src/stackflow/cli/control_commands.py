@@ -281,7 +281,11 @@ def _settle(engine: Engine, task_token: str) -> None:
     """
     from stackflow.workflow.asl.tokens import parse_task_token
 
-    execution_id, _token = parse_task_token(task_token)
+    _settle_execution(engine, parse_task_token(task_token)[0])
+
+
+def _settle_execution(engine: Engine, execution_id: str) -> None:
+    """Wait (briefly) until an execution this process adopted is driven, or someone else's."""
     runtime = engine.runtime
     deadline = time.monotonic() + SETTLE_SECONDS
     while time.monotonic() < deadline:
@@ -343,3 +347,28 @@ def send_task_heartbeat(ctx: click.Context, task_token: str, home: str | None) -
         engine.send_task_heartbeat(task_token)
         _settle(engine, task_token)
     click.echo("task heartbeat sent", err=True)
+
+
+@click.command("send-event")
+@click.argument("execution_id", metavar="ID")
+@click.argument("name")
+@click.option(
+    "--payload",
+    "payload_text",
+    metavar="JSON|@FILE",
+    help="The event's payload: JSON text, @FILE, or @- for stdin (default: null).",
+)
+@home_option
+@click.pass_context
+def send_event(
+    ctx: click.Context, execution_id: str, name: str, payload_text: str | None, home: str | None
+) -> None:
+    """Send event NAME to a code workflow waiting in ``stackflow.wait_for_event(NAME)``.
+
+    The event is stored until the workflow asks for it, and is taken exactly once.
+    """
+    payload = parse_input(payload_text, "--payload") if payload_text is not None else None
+    with open_engine(ctx, home) as engine:
+        engine.send_event(execution_id, name, payload)
+        _settle_execution(engine, execution_id)
+    click.echo("event sent", err=True)

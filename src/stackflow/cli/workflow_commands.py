@@ -51,6 +51,7 @@ WORKFLOW_LAZY_COMMANDS = {
     "send-task-success": "stackflow.cli.control_commands:send_task_success",
     "send-task-failure": "stackflow.cli.control_commands:send_task_failure",
     "send-task-heartbeat": "stackflow.cli.control_commands:send_task_heartbeat",
+    "send-event": "stackflow.cli.control_commands:send_event",
 }
 
 

@@ -352,3 +352,73 @@ def test_a_worker_keeps_the_lease_of_a_long_code_execution(
     finally:
         worker.close()
         client.close()
+
+
+PINGPONG = """
+import stackflow
+
+@stackflow.workflow
+def waiter(_):
+    return stackflow.wait_for_event("ping", timeout=600)
+
+@stackflow.workflow
+def sender(target):
+    stackflow.send_event(target, "ping", {"from": stackflow.current_execution_id()})
+    return "sent"
+"""
+
+
+def test_a_workflow_sends_an_event_to_another(
+    tmp_path: Path, code_module: Callable[[str], None]
+) -> None:
+    code_module(PINGPONG)
+    with Engine(SQLiteStore(tmp_path / "sf.db"), poll_interval=0.02) as engine:
+        waiting = engine.start("sf_code_flows:waiter", None)
+        sent = engine.run("sf_code_flows:sender", waiting.execution_id, timeout=20)
+        assert sent.output == "sent"
+        received = engine.wait(waiting.execution_id, timeout=20)
+        assert received.output == {"from": sent.execution_id}
+        types = [e.type for e in engine.history(sent.execution_id)]
+        assert types.count("EventSent") == 1
+
+
+def test_send_event_from_the_cli(tmp_path: Path, code_module: Callable[[str], None]) -> None:
+    import json as jsonlib
+    import os
+    import subprocess
+
+    code_module(PINGPONG)
+    home = tmp_path / "home"
+    env = {**os.environ, "STACKFLOW_HOME": str(home)}
+    stackflow_bin = str(Path(sys.executable).with_name("stackflow"))
+    started = subprocess.run(
+        [stackflow_bin, "workflow", "start", "sf_code_flows:waiter", "--json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    execution_id = jsonlib.loads(started.stdout)["execution"]
+    worker = subprocess.Popen(
+        [stackflow_bin, "worker", "--lease-seconds", "2"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        sent = subprocess.run(
+            [stackflow_bin, "workflow", "send-event", execution_id, "ping", "--payload", '"pong"'],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert sent.returncode == 0, sent.stderr
+        with Engine.open(home) as reader:
+            final = poll(lambda: (r := reader.describe(execution_id)).status != "RUNNING" and r)
+        assert (final.status, final.output) == ("SUCCEEDED", "pong")
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)

@@ -5,6 +5,7 @@ from stackflow.workflow.code.api import (
     gather,
     patched,
     run_child,
+    send_event,
     sleep,
     wait_for_event,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "patched",
     "resolve_workflow",
     "run_child",
+    "send_event",
     "sleep",
     "step",
     "wait_for_event",

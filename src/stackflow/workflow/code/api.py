@@ -23,6 +23,12 @@ def wait_for_event(name: str, timeout: float | None = None) -> JSON:
     return require_run().wait_for_event(name, timeout)
 
 
+def send_event(execution_id: str, name: str, payload: JSON = None) -> None:
+    """Send an event to another execution's ``wait_for_event(name)``, from inside a workflow
+    (recorded: a replay does not send it again). Outside a workflow use ``Engine.send_event``."""
+    require_run().send_event(execution_id, name, payload)
+
+
 def gather(*futures: Future[Any]) -> list[Any]:
     """Wait for futures from ``step.submit(...)`` and return their results in order."""
     return [future.result() for future in futures]

@@ -28,7 +28,7 @@ class Recorded:
     """One operation as the history has it.
 
     Attributes:
-        kind: ``step``, ``sleep``, ``event``, ``child`` or ``patch``.
+        kind: ``step``, ``sleep``, ``event``, ``child``, ``patch`` or ``send``.
         name: Step name, event name, child target or change id.
         done: The operation completed (its result is ``output`` or ``error``/``cause``).
         output: Its result.
@@ -81,6 +81,7 @@ _KIND_BY_EVENT = {
     "EventWaitStarted": "event",
     "ChildStarted": "child",
     "StepPatched": "patch",
+    "EventSent": "send",
 }
 
 
@@ -97,7 +98,7 @@ def read_history(events: list[HistoryEvent]) -> dict[int, Recorded]:
             record = Recorded(kind, str(details.get("name", "")))
             record.due = details.get("due")
             record.child_id = details.get("child_id")
-            record.done = kind == "patch"
+            record.done = kind in ("patch", "send")
             records[index] = record
             continue
         found = records.get(index)

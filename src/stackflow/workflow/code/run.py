@@ -219,6 +219,7 @@ class CodeRun:
         consumed: tuple[int, ...] = (),
         finish: bool = False,
         more: tuple[tuple[str, dict[str, Any]], ...] = (),
+        requests: tuple[Request, ...] = (),
     ) -> None:
         """Append events (fenced by the lease) and, with ``wait``, block until durable."""
         if self.lost:
@@ -235,9 +236,8 @@ class CodeRun:
                     )
                 )
                 self._next_event += 1
-            requests: tuple[Request, ...] = ()
             if finish and self.record.parent_id is not None:
-                requests = (self._parent_request(update, now),)
+                requests = (*requests, self._parent_request(update, now))
             ticket: CommitTicket = self.runtime.store.append(
                 Transition(
                     self.execution_id,
@@ -541,6 +541,18 @@ class CodeRun:
                 idle += 0.1
                 if idle >= 0.5:  # time skipping: nothing arrived for a while; jump to the timeout
                     clock.set(due)
+
+    def send_event(self, execution_id: str, name: str, payload: JSON) -> None:
+        """Send an event to another execution, exactly once: the request is stored in the same
+        transaction as this operation's record, so a replay never sends it again."""
+        index, recorded = self.allocate()
+        self._expect(index, recorded, "send", name)
+        if recorded is not None:
+            return
+        request = Request(0, execution_id, "event", name, payload, self._now())
+        details = {"name": name, "target": execution_id, "output": payload, "step": index}
+        self.emit("EventSent", details, wait=True, requests=(request,))
+        self.runtime.poke()
 
     def patched(self, change_id: str) -> bool:
         """Return True on the new code path, False for an execution recorded before the change."""
