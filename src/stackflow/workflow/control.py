@@ -123,6 +123,16 @@ def redrive(runtime: Runtime, execution_id: str) -> ExecutionRecord:
     return claimed
 
 
+def _poke_if_held(runtime: Runtime, execution_id: str) -> None:
+    """Make this runtime apply a new request at once when it drives the execution.
+
+    Otherwise the request waits in the store for the execution's owner (or the worker that
+    claims it): answering a task never makes the answering process run the workflow.
+    """
+    if runtime.holds(execution_id):
+        runtime.poke()
+
+
 def _drive_here_if_orphaned(runtime: Runtime, record: ExecutionRecord) -> None:
     if runtime.holds(record.execution_id):
         runtime.poke()
@@ -159,7 +169,7 @@ def send_task_result(runtime: Runtime, task_token: str, kind: str, payload: dict
             "this token"
         )
     store.add_request(execution_id, kind, task_token, payload, time.time())
-    _drive_here_if_orphaned(runtime, record)
+    _poke_if_held(runtime, execution_id)
 
 
 def send_event(runtime: Runtime, execution_id: str, name: str, payload: JSON) -> None:
@@ -174,7 +184,7 @@ def send_event(runtime: Runtime, execution_id: str, name: str, payload: JSON) ->
     if record.status in TERMINAL_STATUSES:
         raise StackflowError(f"Execution {execution_id} already ended ({record.status})")
     store.add_request(execution_id, "event", name, payload, time.time())
-    _drive_here_if_orphaned(runtime, record)
+    _poke_if_held(runtime, execution_id)
 
 
 def _waits_for(store: Store, execution_id: str, token: str) -> bool:
