@@ -191,6 +191,10 @@ class Transition:
         new_executions: Child executions to create with this step (an id that exists already
             is left as it is), so a parent's intent to start them and the children themselves
             are committed together.
+        durable: False lets a backend commit this transition without flushing it to stable
+            storage (it survives a crash of the process, not a power loss) when nothing else in
+            the same group commit needs the flush; a later durable commit flushes it too. Code
+            workflow steps use this; their execution's end is durable.
     """
 
     execution_id: str
@@ -205,6 +209,7 @@ class Transition:
     activity_tasks: tuple[ActivityTask, ...] = ()
     removed_activity_tasks: tuple[str, ...] = ()
     new_executions: tuple[ExecutionRecord, ...] = ()
+    durable: bool = True
 
 
 class CommitTicket:

@@ -66,6 +66,7 @@ class _Prepared:
     removed_tasks: list[str]
     created: list[tuple[Any, ...]] = field(default_factory=list)
     created_ids: list[str] = field(default_factory=list)
+    durable: bool = True
     error: StoreError | None = None
 
     @property
@@ -136,6 +137,7 @@ def _prepare_transition(
         removed_tasks=list(transition.removed_activity_tasks),
         created=[R.record_row(record) for record in transition.new_executions],
         created_ids=[record.execution_id for record in transition.new_executions],
+        durable=transition.durable,
     )
 
 
@@ -153,6 +155,7 @@ class Writer:
         self._known: set[str] = set()
         self._connect = connect
         self._conn: sqlite3.Connection | None = None
+        self._full = False  # synchronous=FULL (read from the connection when it opens)
         self._started = threading.Event()
         self._start_error: BaseException | None = None
         self._thread = threading.Thread(
@@ -232,6 +235,7 @@ class Writer:
             self._start_error = exc
             self._started.set()
             return
+        self._full = self._conn.execute("PRAGMA synchronous").fetchone()[0] >= 2
         self._started.set()
         get, get_nowait = self._queue.get, self._queue.get_nowait
         try:
@@ -380,6 +384,20 @@ class Writer:
         conn = self._conn
         assert conn is not None
         now = time.time()
+        relaxed = self._full and all(
+            kind == _APPEND and not entry.durable for kind, entry in batch.entries
+        )
+        if relaxed:  # no transition of this commit asked for a flush: write, don't fsync
+            conn.execute("PRAGMA synchronous=NORMAL")
+        try:
+            self._write_transaction(conn, batch, now, per_transition)
+        finally:
+            if relaxed:
+                conn.execute("PRAGMA synchronous=FULL")
+
+    def _write_transaction(
+        self, conn: sqlite3.Connection, batch: _Batch, now: float, per_transition: bool
+    ) -> None:
         conn.execute("BEGIN IMMEDIATE")
         batch.created.clear()
         segment: list[_Prepared] = []

@@ -247,6 +247,7 @@ class CodeRun:
                     owner=self.runtime.owner,
                     consumed_requests=consumed,
                     requests=requests,
+                    durable=finish,  # steps survive a kill; the end is flushed with everything
                 )
             )
         self._notify(events[len(pending) :])
