@@ -19,6 +19,7 @@ from stackflow.cli.output import print_json, problem_json, problem_line
 from stackflow.cli.workflow_commands import (
     follow,
     home_option,
+    input_and_name_options,
     json_option,
     load_or_problems,
     open_engine,
@@ -47,13 +48,7 @@ POLL_SECONDS = 0.02
 
 @click.command("start")
 @click.argument("file", metavar="FILE|NAME")
-@click.option(
-    "--input",
-    "input_text",
-    metavar="JSON|@FILE",
-    help="Execution input: JSON text, @FILE to read it from a file, or @- for stdin.",
-)
-@click.option("--name", help="Execution name (unique per workflow; default: a UUID).")
+@input_and_name_options
 @json_option
 @home_option
 @click.pass_context

@@ -60,6 +60,19 @@ def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print only JSON to stdout.")(func)
 
 
+def input_and_name_options(func: F) -> F:
+    """Add ``--input JSON|@FILE`` and ``--name NAME`` (what starting an execution takes)."""
+    func = click.option("--name", help="Execution name (unique per workflow; default: a UUID).")(
+        func
+    )
+    return click.option(
+        "--input",
+        "input_text",
+        metavar="JSON|@FILE",
+        help="Execution input: JSON text, @FILE to read it from a file, or @- for stdin.",
+    )(func)
+
+
 def home_option(func: F) -> F:
     """Add the ``--home DIR`` option (overrides the group's ``--home``) to a command."""
     return click.option(
@@ -397,13 +410,7 @@ def workflow() -> None:
 
 @workflow.command("run")
 @click.argument("file", metavar="FILE|NAME")
-@click.option(
-    "--input",
-    "input_text",
-    metavar="JSON|@FILE",
-    help="Execution input: JSON text, @FILE to read it from a file, or @- for stdin.",
-)
-@click.option("--name", help="Execution name (unique per workflow; default: a UUID).")
+@input_and_name_options
 @json_option
 @home_option
 @click.pass_context

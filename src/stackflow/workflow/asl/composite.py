@@ -48,23 +48,10 @@ def enter_parallel(
     interp: Interpreter, st: ExecState, frame: Frame, now: float, state: dict
 ) -> None:
     """Compute the branch input of a Parallel state and start its branches."""
-    raw = frame.input
-    variables = interp.variables(st, frame)
+    from stackflow.workflow.asl.simple_states import state_arguments
+
     ctx = interp.maybe_context(st, frame)
-    if interp.is_jsonata(frame, state):
-        args = raw
-        if "Arguments" in state:
-            states = dataflow.jsonata_states(raw, ctx)
-            args = dataflow.jsonata_value(state["Arguments"], states, variables, "Arguments")
-    else:
-        args = dataflow.select_path(
-            raw, state.get("InputPath", "$"), context=ctx, variables=variables
-        )
-        if "Parameters" in state:
-            args = dataflow.evaluate_template(
-                state["Parameters"], args, context=ctx, variables=variables, field="Parameters"
-            )
-    frame.data["args"] = args
+    frame.data["args"] = state_arguments(interp, st, frame, state, ctx)
     frame.phase = START
     start(interp, st, frame, now)
 

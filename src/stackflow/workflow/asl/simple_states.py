@@ -328,11 +328,19 @@ def _task(interp: Interpreter, st: ExecState, frame: Frame, now: float, state: d
 
 def _task_arguments(interp: Interpreter, st: ExecState, frame: Frame, state: dict) -> JSON:
     """Evaluate the task's arguments for this attempt (they may hold ``$$.Task.Token``)."""
-    raw = frame.input
-    variables = interp.variables(st, frame)
     ctx = None
     if interp.machine.uses_context(frame.scope, frame.state):
         ctx = interp.context(st, frame, task_context(st, frame))
+    return state_arguments(interp, st, frame, state, ctx)
+
+
+def state_arguments(
+    interp: Interpreter, st: ExecState, frame: Frame, state: dict, ctx: JSON
+) -> JSON:
+    """Evaluate what a Task or Parallel state hands on: ``Arguments`` (JSONata), or
+    ``InputPath`` then ``Parameters`` (JSONPath); the raw input when they are absent."""
+    raw = frame.input
+    variables = interp.variables(st, frame)
     if interp.is_jsonata(frame, state):
         if "Arguments" not in state:
             return raw
