@@ -44,3 +44,21 @@ def enter_run(run: CodeRun) -> contextvars.Token[CodeRun | None]:
 def leave_run(token: contextvars.Token[CodeRun | None]) -> None:
     """Undo :func:`enter_run`."""
     _CURRENT.reset(token)
+
+
+_IN_STEP: contextvars.ContextVar[bool] = contextvars.ContextVar("stackflow_in_step", default=False)
+
+
+def in_step() -> bool:
+    """Return True while a step's function runs (steps it calls are plain calls)."""
+    return _IN_STEP.get()
+
+
+def enter_step() -> contextvars.Token[bool]:
+    """Mark the current context as running a step's function."""
+    return _IN_STEP.set(True)
+
+
+def leave_step(token: contextvars.Token[bool]) -> None:
+    """Undo :func:`enter_step`."""
+    _IN_STEP.reset(token)

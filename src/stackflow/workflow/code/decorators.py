@@ -65,10 +65,10 @@ class StepFunction:
     timeout: float | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from stackflow.workflow.code.context import current_run
+        from stackflow.workflow.code.context import current_run, in_step
 
         run = current_run()
-        if run is None:
+        if run is None or in_step():  # outside a workflow, or inside another step: a plain call
             return self.fn(*args, **kwargs)
         if inspect.iscoroutinefunction(self.fn):
             return run.call_step_async(self, args, kwargs)

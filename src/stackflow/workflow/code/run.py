@@ -29,7 +29,7 @@ from stackflow.store.base import (
     Transition,
 )
 from stackflow.types import JSON
-from stackflow.workflow.code.context import enter_run, leave_run
+from stackflow.workflow.code.context import enter_run, enter_step, leave_run, leave_step
 from stackflow.workflow.code.decorators import StepFunction, WorkflowFunction, resolve_workflow
 from stackflow.workflow.code.records import (
     STEP_MISMATCH,
@@ -148,6 +148,7 @@ class CodeRun:
         self._next_event = (history[-1].id + 1) if history else 1
         status_update = None
         if self.redrive:
+            self._forget_last_failure()
             count = sum(1 for e in history if e.type == "ExecutionRedriven") + 1
             self.emit(
                 "ExecutionRedriven", {"redriveCount": count}, update=ExecutionUpdate("RUNNING")
@@ -187,6 +188,13 @@ class CodeRun:
             wait=True,
             finish=True,
         )
+
+    def _forget_last_failure(self) -> None:
+        """Redrive, as Step Functions does, from the operation that failed: the last operation
+        recorded with an error runs again (earlier ones replay as recorded)."""
+        failed = [i for i, r in self._recorded.items() if r.done and r.error is not None]
+        if failed:
+            del self._recorded[max(failed)]
 
     def _fail(self, error: str, cause: str) -> None:
         self.emit(
@@ -361,8 +369,20 @@ class CodeRun:
 
     def _invoke(self, step: StepFunction, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if step.timeout is None:
-            return step.fn(*args, **kwargs)
-        future = self.runtime.executor.submit(lambda: step.fn(*args, **kwargs))
+            token = enter_step()
+            try:
+                return step.fn(*args, **kwargs)
+            finally:
+                leave_step(token)
+
+        def call() -> Any:
+            token = enter_step()
+            try:
+                return step.fn(*args, **kwargs)
+            finally:
+                leave_step(token)
+
+        future = self.runtime.executor.submit(call)
         try:
             return future.result(timeout=step.timeout)
         except FutureTimeout:
