@@ -297,6 +297,20 @@ def test_transition_adds_requests_for_other_executions(store: Store) -> None:
     assert (request.payload, request.created) == ({"status": "SUCCEEDED"}, 9)
 
 
+def test_requests_for_an_execution_that_ended_are_dropped(store: Store) -> None:
+    store.create_execution(record("parent", status="SUCCEEDED"))
+    store.create_execution(record("child", parent_id="parent"))
+    store.append(
+        Transition(
+            "child",
+            update=ExecutionUpdate("SUCCEEDED", output={"r": 1}, stop_time=9.0),
+            requests=(Request(0, "parent", "child_finished", None, {"status": "SUCCEEDED"}, 9),),
+        )
+    ).wait(10)
+    assert store.get_execution("child").status == "SUCCEEDED"
+    assert store.pending_requests(["parent"]) == []
+
+
 def test_ending_an_execution_drops_its_requests_and_activity_tasks(store: Store) -> None:
     store.create_execution(record("e1"))
     store.create_execution(record("e2"))

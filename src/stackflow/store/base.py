@@ -184,7 +184,8 @@ class Transition:
             lease (fencing); otherwise its ticket fails with :class:`LeaseLostError`.
         consumed_requests: Ids of requests this transition applied; deleted in the same
             transaction.
-        requests: Requests to add for other executions (e.g. ``child_finished`` for a parent).
+        requests: Requests to add for other executions (e.g. ``child_finished`` for a parent);
+            one for an execution that is not RUNNING is dropped (nobody would consume it).
         activity_tasks: Activity tasks to schedule.
         removed_activity_tasks: Tokens of activity tasks that no longer wait (answered,
             timed out, aborted).

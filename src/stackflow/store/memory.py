@@ -152,6 +152,9 @@ class MemoryStore(Store):
         for request_id in transition.consumed_requests:
             self._requests.pop(request_id, None)
         for request in transition.requests:
+            target = self._entries.get(request.execution_id)
+            if target is None or target.record.status != "RUNNING":
+                continue  # nobody will ever consume it (e.g. a parent that already ended)
             request_id = next(self._request_ids)
             self._requests[request_id] = replace(
                 request, id=request_id, payload=_copy_json(request.payload)

@@ -48,6 +48,11 @@ DELETE_REQUEST = "DELETE FROM requests WHERE id=?"
 INSERT_REQUEST = (
     "INSERT INTO requests (execution_id, kind, token, payload, created) VALUES (?,?,?,?,?)"
 )
+#: A request from a transition, kept only while its execution runs (nobody would consume it).
+INSERT_REQUEST_IF_RUNNING = (
+    "INSERT INTO requests (execution_id, kind, token, payload, created) SELECT ?,?,?,?,?"
+    " WHERE EXISTS (SELECT 1 FROM executions WHERE execution_id = ? AND status = 'RUNNING')"
+)
 INSERT_TASK = f"INSERT INTO activity_tasks ({TASK_COLUMNS}) VALUES (?,?,?,?,?,?,?)"
 DELETE_TASK = "DELETE FROM activity_tasks WHERE token=?"
 END_EXECUTION = (

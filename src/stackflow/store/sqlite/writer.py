@@ -498,7 +498,7 @@ def _write_one(conn: sqlite3.Connection, prepared: _Prepared, now: float) -> Non
             else:
                 conn.execute(R.UPSERT_FRAME, (eid, frame_id, data))
         conn.executemany(R.DELETE_REQUEST, [(rid,) for rid in prepared.consumed])
-        conn.executemany(R.INSERT_REQUEST, prepared.requests)
+        conn.executemany(R.INSERT_REQUEST_IF_RUNNING, [(*row, row[0]) for row in prepared.requests])
         conn.executemany(R.INSERT_TASK, prepared.tasks)
         conn.executemany(R.DELETE_TASK, [(token,) for token in prepared.removed_tasks])
         if prepared.update is not None:
