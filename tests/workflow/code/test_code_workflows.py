@@ -422,3 +422,44 @@ def test_send_event_from_the_cli(tmp_path: Path, code_module: Callable[[str], No
     finally:
         worker.terminate()
         worker.wait(timeout=20)
+
+
+RETRYING = """
+import pathlib
+import stackflow
+
+@stackflow.step(retries=3, interval=2, backoff=1)
+def wobbly(n):
+    calls = pathlib.Path(__file__).with_name("calls.txt")
+    with open(calls, "a") as f:
+        f.write("x")
+    if len(calls.read_text()) < 2:
+        raise ConnectionError("first attempt fails")
+    return n + 1
+
+@stackflow.workflow
+def with_retry(n):
+    return wobbly(n)
+"""
+
+
+def test_a_takeover_keeps_a_steps_retry_schedule(
+    tmp_path: Path, code_module: Callable[[str], None]
+) -> None:
+    code_module(RETRYING)
+    path = tmp_path / "sf.db"
+    first = Engine(SQLiteStore(path), lease_seconds=1.0, poll_interval=0.02)
+    record = first.start("sf_code_flows:with_retry", 1)
+    failed = poll(lambda: [e for e in first.history(record.execution_id) if e.type == "TaskFailed"])
+    first.close(release=False)  # a crash during the retry's wait
+    second = Engine(SQLiteStore(path), claim=True, lease_seconds=1.0, poll_interval=0.02)
+    try:
+        final = second.wait(record.execution_id, timeout=20)
+        history = second.history(record.execution_id)
+    finally:
+        second.close()
+    assert (final.status, final.output) == ("SUCCEEDED", 2)
+    assert (tmp_path / "calls.txt").read_text() == "xx"  # two attempts in all, not a new budget
+    succeeded = next(e for e in history if e.type == "TaskSucceeded")
+    assert succeeded.timestamp >= failed[0].details["retry_at"] - 0.01
+    assert [e.type for e in history].count("TaskFailed") == 1

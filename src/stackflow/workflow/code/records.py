@@ -36,6 +36,8 @@ class Recorded:
         cause: Cause when it failed.
         due: When a sleep or an event wait ends (epoch seconds), if recorded.
         child_id: The child execution of a ``child`` operation.
+        attempts: Failed attempts of a step that will be retried.
+        retry_at: When the next attempt of such a step is due.
     """
 
     kind: str
@@ -46,6 +48,8 @@ class Recorded:
     cause: str | None = None
     due: float | None = None
     child_id: str | None = None
+    attempts: int = 0
+    retry_at: float | None = None
 
 
 class StepMismatchError(StackflowError):
@@ -112,6 +116,10 @@ def read_history(events: list[HistoryEvent]) -> dict[int, Recorded]:
         elif event.type in ("TaskFailed", "ChildFailed") and details.get("final", True):
             record.done = True
             record.error, record.cause = details.get("error"), details.get("cause")
+        elif event.type == "TaskFailed":  # an attempt that will be retried
+            record.attempts += 1
+            retry_at = details.get("retry_at")
+            record.retry_at = retry_at if isinstance(retry_at, (int, float)) else None
     return records
 
 

@@ -389,7 +389,10 @@ class CodeRun:
             raise TimeoutError(f"step {step.name!r} took longer than {step.timeout} s") from None
 
     def _attempts(self, step: StepFunction, index: int, call: Callable[[], Any]) -> Any:
-        attempt = 0
+        recorded = self._recorded.get(index)
+        attempt = recorded.attempts if recorded is not None else 0
+        if recorded is not None and recorded.retry_at is not None:
+            self._sleep_until(recorded.retry_at)  # a takeover keeps the retry's due time
         while True:
             try:
                 result = call()
@@ -433,8 +436,9 @@ class CodeRun:
                 wait=True,
             )
             return None
-        self.emit("TaskFailed", {**details, "final": False})
-        return policy.delay(attempt, f"{self.execution_id}:{index}")
+        delay = policy.delay(attempt, f"{self.execution_id}:{index}")
+        self.emit("TaskFailed", {**details, "final": False, "retry_at": self._now() + delay})
+        return delay
 
     def submit_step(
         self, step: StepFunction, args: tuple[Any, ...], kwargs: dict[str, Any]
