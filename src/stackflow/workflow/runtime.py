@@ -372,10 +372,11 @@ class Runtime(ChildRuntime):
                     run.abandon()
 
     def _poll(self, now: float, touched: dict[str, Live]) -> None:
-        if self.claim and len(self._live) < self.max_executions:
+        held = len(self._live) + len(self._code)
+        if self.claim and held < self.max_executions:
             real = time.time()
             claimed = self.store.claim_executions(
-                self.owner, real, real + self.lease_seconds, self.max_executions - len(self._live)
+                self.owner, real, real + self.lease_seconds, self.max_executions - held
             )
             for record in claimed:
                 if self.on_claim is not None:
