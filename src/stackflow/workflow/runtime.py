@@ -510,7 +510,10 @@ class Runtime(ChildRuntime):
             st.events = []
             st.commands = []
             transition = self._transition(live, events, commands, now)
-            if any(r.execution_id in self._live for r in transition.requests):
+            if any(
+                r.execution_id in self._live or r.execution_id in self._code
+                for r in transition.requests
+            ):
                 self._next_poll = 0.0  # a parent or child held here: look at requests at once
             tickets.append((live, self.store.append(transition)))
             batches.append((live, events, commands))
@@ -520,11 +523,15 @@ class Runtime(ChildRuntime):
                 ticket.wait()
             except LeaseLostError:
                 lost.add(live.record.execution_id)
+            except StackflowError:  # the store refused this step: keep the loop for the others
+                logger.exception("could not record a step of %s", live.record.execution_id)
+                lost.add(live.record.execution_id)
+                self.store.release_executions(self.owner, [live.record.execution_id])
         finished = False
         for live, events, commands in batches:
             execution_id = live.record.execution_id
             if execution_id in lost:
-                logger.warning("lease on %s lost before commit; dropping it", execution_id)
+                logger.warning("%s was not recorded; dropping it from this runtime", execution_id)
                 self._drop(execution_id)
                 continue
             for listener in live.listeners:
