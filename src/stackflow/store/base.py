@@ -254,6 +254,10 @@ def completed_ticket() -> CommitTicket:
 class Store(ABC):
     """Persistence of executions. Implementations: memory and SQLite (PostgreSQL later)."""
 
+    #: True when what is stored outlives the process, so runtimes write recovery snapshots
+    #: (the frames of an execution's state); an in-memory store gets only the snapshot header.
+    persistent: bool = True
+
     @abstractmethod
     def create_execution(self, record: ExecutionRecord) -> None:
         """Durably record a new execution (blocks until committed).

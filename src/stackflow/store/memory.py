@@ -48,6 +48,8 @@ class _Entry:
 class MemoryStore(Store):
     """A thread-safe store that keeps everything in memory (lost when the process ends)."""
 
+    persistent = False
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}

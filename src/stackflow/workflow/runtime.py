@@ -113,7 +113,7 @@ class Runtime(ChildRuntime):
         claim: bool = False,
         max_executions: int = 1000,
         poll_interval: float = 0.1,
-        step_budget: int = 2000,
+        step_budget: int = 10000,
     ) -> None:
         self.store = store
         self.clock: Clock = clock or SystemClock()
@@ -595,7 +595,10 @@ class Runtime(ChildRuntime):
                 removed_activities.append(live.activity_tokens.pop(command.token))
         live.activity_done = []
         changed, removed = st.frames.take_changes()
-        blobs, gone = snapshots.frame_blobs(changed, removed, live.items_written)
+        blobs: dict[int, bytes] = {}
+        gone: tuple[int, ...] = ()
+        if self.store.persistent:  # nothing recovers from an in-memory store: skip the frames
+            blobs, gone = snapshots.frame_blobs(changed, removed, live.items_written)
         consumed = tuple(live.consumed)
         live.consumed = []
         return Transition(

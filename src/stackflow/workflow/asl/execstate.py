@@ -146,7 +146,11 @@ class FrameTable(dict[int, Frame]):
 
 @dataclass(frozen=True, slots=True)
 class RunTask:
-    """Command: run a task resource and report its result with the token."""
+    """Command: run a task resource and report its result with the token.
+
+    ``context`` is the state's context object when its definition refers to it (``$$`` or
+    ``$states``), else None: building it for every task would cost more than the task.
+    """
 
     token: str
     resource: str

@@ -405,12 +405,14 @@ def task_command(interp: Interpreter, st: ExecState, frame: Frame) -> RunTask:
     """Return the command that runs the frame's pending task (also used to resume it)."""
     state = interp.machine.state(frame.scope, frame.state)
     data = frame.data
-    extra = task_context(st, frame)
+    context = None
+    if interp.machine.uses_context(frame.scope, frame.state):
+        context = interp.context(st, frame, task_context(st, frame))
     return RunTask(
         frame.token or "",
         state["Resource"],
         data.get("args"),
-        interp.context(st, frame, extra) if extra else None,
+        context,
         data.get("timeout"),
         data.get("heartbeat"),
     )

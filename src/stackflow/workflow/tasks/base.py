@@ -34,7 +34,8 @@ class TaskRequest:
         resource: The Task's ``Resource`` string, e.g. ``python:app.jobs:resize``.
         input: The effective parameters, after the interpreter's data flow (``Parameters`` or
             ``Arguments`` applied to the state input).
-        context: The ``$$`` context object of the execution.
+        context: The ``$$`` context object of the state when its definition refers to it
+            (``$$`` or ``$states``), else None.
         timeout: Seconds the runtime waits for the result, or None for no limit.
         cancel: Set by the runtime when it stops waiting (timeout or abort). Handlers that run
             processes or do I/O watch it and stop early.
