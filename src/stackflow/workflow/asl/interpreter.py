@@ -166,29 +166,33 @@ class Interpreter:
         self, st: ExecState, token: str, items: JSON, error: WorkflowFailure | None, now: float
     ) -> None:
         """Continue a Distributed Map with the items its ItemReader read (or its failure)."""
-        frame = self._frame_for(st, token)
-        if frame is None or frame.phase != ITEMS or frame.token != token:
-            return
-        del st.pending[token]
-        if error is not None:
-            frame.token = None
-            self.state_failed(st, frame, error.error, error.cause, now)
-            return
-        self._run_guarded(st, frame, now, composite.items_ready, items)
+        self._io_done(st, token, ITEMS, composite.items_ready, items, error, now)
 
     def on_results_written(
         self, st: ExecState, token: str, output: JSON, error: WorkflowFailure | None, now: float
     ) -> None:
         """Complete a Distributed Map once its ResultWriter wrote the results (or failed)."""
+        self._io_done(st, token, WRITING, composite.results_written, output, error, now)
+
+    def _io_done(
+        self,
+        st: ExecState,
+        token: str,
+        phase: str,
+        then: Any,
+        value: JSON,
+        error: WorkflowFailure | None,
+        now: float,
+    ) -> None:
         frame = self._frame_for(st, token)
-        if frame is None or frame.phase != WRITING or frame.token != token:
+        if frame is None or frame.phase != phase or frame.token != token:
             return
         del st.pending[token]
         if error is not None:
             frame.token = None
             self.state_failed(st, frame, error.error, error.cause, now)
             return
-        self._run_guarded(st, frame, now, composite.results_written, output)
+        self._run_guarded(st, frame, now, then, value)
 
     def resume_commands(self, st: ExecState) -> list[Command]:
         """Return the commands a recovered execution must (re)issue: its pending tasks (run again:
