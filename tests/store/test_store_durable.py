@@ -6,8 +6,6 @@ Leases and fencing, incremental snapshots, requests, activity tasks, deployed wo
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -16,19 +14,10 @@ from stackflow.store import (
     ExecutionRecord,
     ExecutionUpdate,
     HistoryEvent,
-    MemoryStore,
-    SQLiteStore,
     Store,
     Transition,
 )
 from stackflow.store.base import ActivityTask, Request, Snapshot
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    backend: Store = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "s.db")
-    yield backend
-    backend.close()
 
 
 def record(
