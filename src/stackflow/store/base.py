@@ -13,9 +13,12 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from stackflow.types import JSON, JSONObject
+
+if TYPE_CHECKING:
+    from stackflow.store.stacks import StackStore
 
 
 @dataclass(frozen=True)
@@ -412,6 +415,17 @@ class Store(ABC):
     @abstractmethod
     def count_children(self, parent_id: str) -> dict[str, int]:
         """Return status to the number of child executions of ``parent_id``."""
+
+    @property
+    def stacks(self) -> StackStore:
+        """The store of stacks kept with this store's executions (one per store instance).
+
+        Raises:
+            StoreError: This backend does not keep stacks.
+        """
+        from stackflow.errors import StoreError
+
+        raise StoreError(f"{type(self).__name__} does not keep stacks")
 
     @abstractmethod
     def close(self) -> None:

@@ -25,6 +25,7 @@ from stackflow.store.base import (
     Transition,
     WorkflowVersion,
 )
+from stackflow.store.memory_stacks import MemoryStackStore
 from stackflow.types import JSON
 
 #: Statuses after which an execution never runs again (unless redriven).
@@ -467,6 +468,17 @@ class MemoryStore(Store):
                 if entry.record.parent_id == parent_id:
                     counts[entry.record.status] = counts.get(entry.record.status, 0) + 1
         return counts
+
+    @property
+    def stacks(self) -> MemoryStackStore:
+        """The in-memory store of stacks of this store (created on first use, then the same).
+
+        Once this store is closed, its operations raise :class:`StoreError`.
+        """
+        found: MemoryStackStore | None = self.__dict__.get("_stack_store")
+        if found is None:
+            found = self.__dict__.setdefault("_stack_store", MemoryStackStore(self._check_open))
+        return found
 
     def close(self) -> None:
         """Mark the store closed; later calls raise :class:`StoreError`."""

@@ -47,6 +47,7 @@ from stackflow.store.sqlite.rows import (
     row_to_workflow,
 )
 from stackflow.store.sqlite.schema import apply_migrations, load_migrations, split_statements
+from stackflow.store.sqlite.stacks import SQLiteStackStore
 from stackflow.store.sqlite.writer import Writer
 from stackflow.types import JSON
 
@@ -498,6 +499,20 @@ class SQLiteStore(Store):
         settings["reader_query_only"] = self._query("PRAGMA query_only", ())[0][0]
         settings["reader_busy_timeout"] = self._query("PRAGMA busy_timeout", ())[0][0]
         return settings
+
+    @property
+    def stacks(self) -> SQLiteStackStore:
+        """The store of stacks in this file (created on first use, then the same).
+
+        Its writes go through this store's writer (group commit), its reads through the
+        calling thread's reader connection.
+        """
+        found: SQLiteStackStore | None = self.__dict__.get("_stack_store")
+        if found is None:
+            found = self.__dict__.setdefault(
+                "_stack_store", SQLiteStackStore(self._writer, self._query)
+            )
+        return found
 
     # -- lifecycle -----------------------------------------------------------------------------
 
