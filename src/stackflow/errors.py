@@ -182,3 +182,34 @@ class TaskTokenError(StackflowError):
 
 class TaskResourceError(StackflowError):
     """A Task names a resource stackflow cannot run (unknown scheme, missing module)."""
+
+
+class ProviderError(StackflowError):
+    """A resource provider failed; carries a CloudFormation handler error code.
+
+    Attributes:
+        message: What went wrong (never a NoEcho value).
+        code: A handler error code such as ``InvalidRequest``, ``NotFound`` or
+            ``GeneralServiceException`` (see ``stackflow.providers.HandlerErrorCode``).
+    """
+
+    def __init__(self, message: str, code: str = "GeneralServiceException") -> None:
+        self.message = message
+        self.code = code
+        super().__init__(message)
+
+
+class StackError(StackflowError):
+    """A stack operation cannot be done (bad state, not found...)."""
+
+
+class StackNotFoundError(StackError):
+    """No live stack has the given name (or id)."""
+
+
+class StackLockedError(StackError):
+    """Another live owner holds the stack's lock."""
+
+
+class ChangeSetStaleError(StackError):
+    """The change set's stack changed since the change set was made."""

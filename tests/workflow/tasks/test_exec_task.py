@@ -95,6 +95,12 @@ def test_stdin_is_passed() -> None:
     assert result["Stdout"] == "line one\nline two\n"  # type: ignore[index]
 
 
+def test_stdin_reaches_a_command_that_runs_longer_than_one_poll() -> None:
+    # The command reads its input only after a few polls went by without it finishing.
+    result = run({"Command": "sleep 0.3; cat", "Stdin": "late reader\n"})
+    assert result["Stdout"] == "late reader\n"  # type: ignore[index]
+
+
 @pytest.mark.parametrize(
     "payload",
     [

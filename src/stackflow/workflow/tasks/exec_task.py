@@ -194,16 +194,17 @@ def run_exec(request: TaskRequest) -> JSON:
 
     deadline = None if request.timeout is None else time.monotonic() + request.timeout
     stop_reason: str | None = None
+    pending_input = stdin_data  # given to the first communicate() only; it keeps writing it
     try:
         while True:
             wait = POLL_SECONDS
             if deadline is not None:
                 wait = max(0.0, min(wait, deadline - time.monotonic()))
             try:
-                out, err = proc.communicate(input=stdin_data, timeout=wait)
+                out, err = proc.communicate(input=pending_input, timeout=wait)
                 break
             except subprocess.TimeoutExpired:
-                pass
+                pending_input = None
             if request.cancel.is_set():
                 stop_reason = EXEC_CANCELLED
             elif deadline is not None and time.monotonic() >= deadline:
