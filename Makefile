@@ -32,6 +32,11 @@ conformance: $(STAMP)
 	elif [ "$${CI:-}" = "true" ]; then \
 		echo "conformance cases not found at $(CONFORMANCE) (required in CI)"; exit 1; \
 	else echo "conformance cases not found at $(CONFORMANCE); skipped outside CI"; fi
+	@if [ -f $(CONFORMANCE)/cfn/run.py ]; then \
+		$(BIN)/python $(CONFORMANCE)/cfn/run.py --min 0.97 --show 5; \
+	elif [ "$${CI:-}" = "true" ]; then \
+		echo "CFN conformance cases not found at $(CONFORMANCE) (required in CI)"; exit 1; \
+	else echo "CFN conformance cases not found at $(CONFORMANCE); skipped outside CI"; fi
 
 test: lint typecheck conformance unit
 

@@ -7,17 +7,31 @@ pure: :func:`load_definition` takes text; only :func:`load_definition_file` read
 
 from __future__ import annotations
 
-import bisect
-import json
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from stackflow.errors import DefinitionError, Problem, SourceLocation
+from stackflow.sourcemap import JsonScanner as _JsonScanner
+from stackflow.sourcemap import JsonSyntaxError as _JsonSyntaxError
+from stackflow.sourcemap import LineIndex as _LineIndex
+from stackflow.sourcemap import Position, SourceMap, escape_pointer_token, join_pointer
+
+__all__ = [
+    "DUPLICATE_KEY",
+    "DUPLICATE_STATE_NAME",
+    "INVALID_JSON_DESCRIPTION",
+    "LoadedDefinition",
+    "Position",
+    "SourceMap",
+    "escape_pointer_token",
+    "from_object",
+    "join_pointer",
+    "load_definition",
+    "load_definition_file",
+]
 
 #: Problem code of a syntax error in the definition text (AWS's name for it).
 INVALID_JSON_DESCRIPTION = "INVALID_JSON_DESCRIPTION"
@@ -25,95 +39,6 @@ INVALID_JSON_DESCRIPTION = "INVALID_JSON_DESCRIPTION"
 DUPLICATE_KEY = "DUPLICATE_KEY"
 #: Problem code of a state name that appears twice (AWS's name for it).
 DUPLICATE_STATE_NAME = "DUPLICATE_STATE_NAME"
-
-Position = tuple[int, int]
-
-
-def escape_pointer_token(token: str) -> str:
-    """Escape one reference token of a JSON pointer as RFC 6901 requires.
-
-    Args:
-        token: An object key or array index.
-
-    Returns:
-        The token with ``~`` written as ``~0`` and ``/`` as ``~1``.
-    """
-    return token.replace("~", "~0").replace("/", "~1")
-
-
-def join_pointer(base: str, *tokens: str | int) -> str:
-    """Append reference tokens to a JSON pointer.
-
-    Args:
-        base: A JSON pointer such as ``/States`` (``""`` for the whole document).
-        *tokens: Keys or array indexes to append; they are escaped.
-
-    Returns:
-        The longer pointer, e.g. ``join_pointer("/States", "a/b")`` is ``/States/a~1b``.
-    """
-    return base + "".join("/" + escape_pointer_token(str(t)) for t in tokens)
-
-
-@dataclass(frozen=True)
-class SourceMap:
-    """Positions of the keys and values of a loaded document, by JSON pointer.
-
-    Attributes:
-        file: Name of the file the document came from, or None.
-        keys: 1-based (line, column) of the key of each object member, by the member's pointer.
-        values: 1-based (line, column) where each value starts, by its pointer.
-    """
-
-    file: str | None = None
-    keys: Mapping[str, Position] = field(default_factory=dict)
-    values: Mapping[str, Position] = field(default_factory=dict)
-
-    def position(self, pointer: str) -> Position | None:
-        """Return the exact recorded position of ``pointer`` (its key if it has one).
-
-        Args:
-            pointer: An RFC 6901 JSON pointer.
-
-        Returns:
-            (line, column), or None when the pointer is not in the document.
-        """
-        return self.keys.get(pointer) or self.values.get(pointer)
-
-    def locate(self, pointer: str) -> SourceLocation:
-        """Find where ``pointer`` is, falling back to its nearest recorded ancestor.
-
-        For an object member the position of its key is returned; for an array element or the
-        whole document, the position where the value starts.
-
-        Args:
-            pointer: An RFC 6901 JSON pointer, e.g. ``/States/Start/Next``.
-
-        Returns:
-            A location that keeps the requested pointer; line and column are None when nothing
-            on the way to the root is known (e.g. a definition given as a Python object).
-        """
-        current = pointer
-        while True:
-            pos = self.position(current)
-            if pos is not None:
-                return SourceLocation(self.file, pos[0], pos[1], pointer)
-            if not current:
-                return SourceLocation(self.file, None, None, pointer)
-            current = current.rsplit("/", 1)[0]
-
-    def locate_value(self, pointer: str) -> SourceLocation:
-        """Like :meth:`locate`, but prefer where the value starts over where its key is.
-
-        Args:
-            pointer: An RFC 6901 JSON pointer.
-
-        Returns:
-            The location of the value (or of the nearest known ancestor).
-        """
-        pos = self.values.get(pointer)
-        if pos is not None:
-            return SourceLocation(self.file, pos[0], pos[1], pointer)
-        return self.locate(pointer)
 
 
 @dataclass(frozen=True)
@@ -142,128 +67,6 @@ class LoadedDefinition:
 
 # --------------------------------------------------------------------------------------------
 # JSON scanner with positions
-
-
-class _JsonSyntaxError(Exception):
-    def __init__(self, message: str, offset: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.offset = offset
-
-
-_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?")
-_WS = re.compile(r"[ \t\n\r]*")
-_LITERALS: tuple[tuple[str, Any], ...] = (("true", True), ("false", False), ("null", None))
-
-
-class _JsonScanner:
-    """A small recursive-descent JSON parser recording the offset of every key and value."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.keys: dict[str, int] = {}
-        self.values: dict[str, int] = {}
-        self.duplicates: list[tuple[str, str, int, int]] = []  # pointer, key, first, second
-
-    def parse(self) -> Any:
-        pos = self._skip(0)
-        value, pos = self._value(pos, "")
-        pos = self._skip(pos)
-        if pos != len(self.text):
-            raise _JsonSyntaxError("Extra data after the end of the JSON document", pos)
-        return value
-
-    def _skip(self, pos: int) -> int:
-        match = _WS.match(self.text, pos)
-        return match.end() if match else pos
-
-    def _value(self, pos: int, pointer: str) -> tuple[Any, int]:
-        text = self.text
-        self.values[pointer] = pos
-        if pos >= len(text):
-            raise _JsonSyntaxError("Expected a value but the text ended", pos)
-        char = text[pos]
-        if char == "{":
-            return self._object(pos, pointer)
-        if char == "[":
-            return self._array(pos, pointer)
-        if char == '"':
-            return self._string(pos)
-        for word, literal in _LITERALS:
-            if text.startswith(word, pos):
-                return literal, pos + len(word)
-        match = _NUMBER.match(text, pos)
-        if match:
-            number = match.group(0)
-            if match.group(1) or match.group(2):
-                return float(number), match.end()
-            return int(number), match.end()
-        raise _JsonSyntaxError(f"Expected a value but found {text[pos]!r}", pos)
-
-    def _string(self, pos: int) -> tuple[str, int]:
-        try:
-            return json.decoder.scanstring(self.text, pos + 1, True)  # type: ignore[attr-defined,no-any-return]
-        except json.JSONDecodeError as exc:
-            raise _JsonSyntaxError(exc.msg, exc.pos) from None
-
-    def _object(self, pos: int, pointer: str) -> tuple[dict[str, Any], int]:
-        result: dict[str, Any] = {}
-        first_seen: dict[str, int] = {}
-        pos = self._skip(pos + 1)
-        if self.text.startswith("}", pos):
-            return result, pos + 1
-        while True:
-            if not self.text.startswith('"', pos):
-                raise _JsonSyntaxError("Expected a key in double quotes", pos)
-            key_pos = pos
-            key, pos = self._string(pos)
-            pos = self._skip(pos)
-            if not self.text.startswith(":", pos):
-                raise _JsonSyntaxError("Expected ':' after the key", pos)
-            pos = self._skip(pos + 1)
-            child = join_pointer(pointer, key)
-            if key in first_seen:
-                self.duplicates.append((child, key, first_seen[key], key_pos))
-            else:
-                first_seen[key] = key_pos
-                self.keys[child] = key_pos
-            value, pos = self._value(pos, child)
-            if key not in result:
-                result[key] = value
-            pos = self._skip(pos)
-            if self.text.startswith(",", pos):
-                pos = self._skip(pos + 1)
-                continue
-            if self.text.startswith("}", pos):
-                return result, pos + 1
-            raise _JsonSyntaxError("Expected ',' or '}' after an object member", pos)
-
-    def _array(self, pos: int, pointer: str) -> tuple[list[Any], int]:
-        result: list[Any] = []
-        pos = self._skip(pos + 1)
-        if self.text.startswith("]", pos):
-            return result, pos + 1
-        while True:
-            value, pos = self._value(pos, join_pointer(pointer, len(result)))
-            result.append(value)
-            pos = self._skip(pos)
-            if self.text.startswith(",", pos):
-                pos = self._skip(pos + 1)
-                continue
-            if self.text.startswith("]", pos):
-                return result, pos + 1
-            raise _JsonSyntaxError("Expected ',' or ']' after an array element", pos)
-
-
-class _LineIndex:
-    """Turns character offsets into 1-based (line, column) pairs."""
-
-    def __init__(self, text: str) -> None:
-        self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
-
-    def position(self, offset: int) -> Position:
-        line = bisect.bisect_right(self.starts, offset) - 1
-        return line + 1, offset - self.starts[line] + 1
 
 
 def _duplicate_problem(
