@@ -25,4 +25,24 @@ echo
 echo "== stackflow workflow describe $id"
 "$bin/stackflow" workflow describe "$id"
 echo
+echo "== stackflow stack plan app.stack.yaml --stack orders-app   (a stack: files, a database, a workflow, a custom resource)"
+"$bin/stackflow" stack plan app.stack.yaml --stack orders-app
+
+echo
+echo "== stackflow stack apply app.stack.yaml --stack orders-app --yes"
+"$bin/stackflow" stack apply app.stack.yaml --stack orders-app --yes
+
+echo
+echo "== stackflow stack describe orders-app"
+"$bin/stackflow" stack describe orders-app
+
+echo
+echo "== stackflow workflow run orders-app-orders (the workflow the stack deployed)"
+"$bin/stackflow" workflow run orders-app-orders --input @orders.input.json --name "stack-$name"
+
+echo
+echo "== stackflow stack drift orders-app"
+"$bin/stackflow" stack drift orders-app
+
+echo
 echo "Store: $STACKFLOW_HOME/stackflow.db (SQLite, WAL). Try: STACKFLOW_HOME=$STACKFLOW_HOME $bin/stackflow workflow list"

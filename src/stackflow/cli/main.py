@@ -20,6 +20,8 @@ LAZY_COMMANDS = {
     "workflow": "stackflow.cli.workflow_commands:workflow",
     "activity": "stackflow.cli.activity_commands:activity",
     "worker": "stackflow.cli.worker_command:worker",
+    "stack": "stackflow.cli.stack_commands:stack",
+    "types": "stackflow.cli.types_command:types",
 }
 
 
