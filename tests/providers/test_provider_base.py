@@ -73,6 +73,12 @@ def test_known_after_apply_values_are_not_checked():
     assert SQLiteDatabaseProvider.schema.validate({"Path": 1}, pointer="/p") != []
 
 
+def test_unknown_values_do_not_hide_missing_or_misspelt_keys():
+    problems = SECRET_SCHEMA.validate({"Nmae": KNOWN_AFTER_APPLY}, pointer="/p")
+    messages = " ".join(p.message for p in problems)
+    assert "Name" in messages and "Nmae" in messages
+
+
 def _request(timeout: float | None = None) -> ResourceRequest:
     from pathlib import Path
 

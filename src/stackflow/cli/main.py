@@ -142,16 +142,32 @@ def cli(ctx: click.Context, home: str | None) -> None:
 @cli.command()
 @click.argument("file")
 @click.option("--json", "as_json", is_flag=True, help="Print only JSON to stdout.")
-def validate(file: str, as_json: bool) -> None:
-    """Check a workflow definition (JSON or YAML) and list every problem found.
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A stack template parameter value (repeatable).",
+)
+def validate(file: str, as_json: bool, params: tuple[str, ...]) -> None:
+    """Check a workflow definition or a stack template (JSON or YAML); list every problem.
 
-    Exits 0 when FILE is valid, 1 otherwise; each problem is printed as
-    ``file:line:column: message (pointer)``.
+    A document with a top-level Resources or AWSTemplateFormatVersion key is a stack template:
+    the template language and each resource's properties are checked (parameters take their
+    defaults or the --param values). Exits 0 when FILE is valid, 1 otherwise; each problem is
+    printed as ``file:line:column: message (pointer)``.
     """
     from stackflow.cli.output import print_json, problem_json, problem_line
-    from stackflow.cli.workflow_commands import load_or_problems
+    from stackflow.cli.template_check import parse_param_pairs, template_problems
 
-    _loaded, _name, problems = load_or_problems(file)
+    parameters = parse_param_pairs(params)
+    problems = template_problems(file, parameters)
+    if problems is None:
+        if params:
+            raise click.BadParameter("applies to stack templates only", param_hint="'--param'")
+        from stackflow.cli.workflow_commands import load_or_problems
+
+        _loaded, _name, problems = load_or_problems(file)
     if as_json:
         print_json({"valid": not problems, "problems": [problem_json(p) for p in problems]})
     elif not problems:

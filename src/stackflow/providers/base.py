@@ -254,6 +254,12 @@ def _is_unknown(value: Any) -> bool:
     return unknown is not None and isinstance(value, unknown)
 
 
+#: JSON-schema keywords that judge an object's keys, not its values.
+_KEY_VALIDATORS = frozenset(
+    {"required", "additionalProperties", "propertyNames", "dependencies", "dependentRequired"}
+)
+
+
 def _contains_unknown(value: Any) -> bool:
     stack = [value]
     while stack:
@@ -343,7 +349,10 @@ class ResourceSchema:
         problems: list[Problem] = []
         for error in validator.iter_errors(properties):
             path = list(error.absolute_path)
-            if _path_hits_unknown(properties, path) or _contains_unknown(error.instance):
+            if _path_hits_unknown(properties, path):
+                continue
+            # Errors about which keys are present hold whatever the values are.
+            if error.validator not in _KEY_VALIDATORS and _contains_unknown(error.instance):
                 continue
             problems.append(
                 Problem(
