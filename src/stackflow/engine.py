@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from stackflow.clock import Clock
 from stackflow.errors import DefinitionError, Problem, SourceLocation, StackflowError
@@ -25,6 +25,9 @@ from stackflow.workflow.asl.loader import LoadedDefinition
 from stackflow.workflow.code.decorators import WorkflowFunction, resolve_workflow
 from stackflow.workflow.code.run import code_definition
 from stackflow.workflow.runtime import EventListener, Runtime
+
+if TYPE_CHECKING:
+    from stackflow.stacks import StackService
 
 #: What can be run: a loaded definition, a parsed definition, a path to a JSON/YAML file, a
 #: deployed workflow's name, a ``@workflow`` function or its ``module:function`` reference.
@@ -144,7 +147,9 @@ class Engine:
         directory = Path(home) if home is not None else default_home()
         directory.mkdir(parents=True, exist_ok=True)
         store = open_store(str(directory / "stackflow.db"), durability=durability)
-        return cls(store, executor=executor, **runtime_options)
+        engine = cls(store, executor=executor, **runtime_options)
+        engine.home = directory
+        return engine
 
     # ------------------------------------------------------------------ starting
 
@@ -238,6 +243,65 @@ class Engine:
         text = json.dumps(loaded.document, separators=(",", ":"))
         return self.store.deploy_workflow(workflow, text, time.time())
 
+    # ------------------------------------------------------------------ stacks
+
+    #: The stackflow home (state directory) handed to resource providers.
+    home: Path | None = None
+
+    @property
+    def stacks(self) -> StackService:
+        """The stack service over this engine's store (created on first use)."""
+        from stackflow.stacks import StackService
+
+        service: StackService | None = self.__dict__.get("_stack_service")
+        if service is None:
+            service = StackService(
+                self.store.stacks, home=self.home or default_home(), workflows=self
+            )
+            self.__dict__["_stack_service"] = service
+        return service
+
+    def deploy_definition(
+        self, name: str, definition: dict[str, Any], *, base_dir: Path
+    ) -> tuple[str, int]:
+        """Validate and deploy a definition as the next version of workflow ``name``.
+
+        Part of :class:`~stackflow.providers.WorkflowDeployer` (``Stackflow::Workflow``).
+
+        Args:
+            name: Workflow name.
+            definition: The parsed ASL definition.
+            base_dir: The template's folder (unused: the definition is already parsed).
+
+        Returns:
+            The workflow's ARN and the deployed version.
+
+        Raises:
+            DefinitionError: The definition is invalid.
+        """
+        deployed = self.deploy(definition, name)
+        return _state_machine_arn(name), deployed.version
+
+    def delete_workflow(self, name: str) -> None:
+        """Delete workflow ``name`` (a missing workflow is not an error).
+
+        The store keeps deployed versions (executions refer to them); when the store has no
+        ``delete_workflow`` operation, the versions stay and the call only forgets nothing.
+        """
+        remove = getattr(self.store, "delete_workflow", None)
+        if callable(remove):
+            remove(name)
+
+    def describe_workflow(self, name: str) -> tuple[str, int, dict[str, Any]] | None:
+        """Return ``(arn, version, definition)`` of the latest version of ``name``, or None."""
+        from stackflow.errors import NotFoundError
+
+        try:
+            deployed = self.store.get_workflow(name)
+        except NotFoundError:
+            return None
+        return _state_machine_arn(name), deployed.version, json.loads(deployed.definition)
+
     # ------------------------------------------------------------------ controlling
 
     def stop(
@@ -307,6 +371,13 @@ class Engine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _state_machine_arn(name: str) -> str:
+    """Return the ARN of a deployed workflow, as the ASL context object reports it."""
+    from stackflow.workflow.asl.context import DEFAULT_IDENTITY
+
+    return DEFAULT_IDENTITY.state_machine_arn(name)
 
 
 def _looks_like_code(text: str) -> bool:

@@ -194,7 +194,7 @@ def apply(
     parameters = _parse_parameters(params, parameters_file)
     source = Path(template) if template is not None else None
     with open_engine(ctx, home) as engine:
-        if change_set_id is None and _interactive() and not yes and not as_json:
+        if source is not None and change_set_id is None and _interactive() and not (yes or as_json):
             change_set = engine.stacks.plan(source, stack_name, parameters, save=True)
             print_change_set(change_set)
             if not change_set.has_changes:

@@ -1,0 +1,52 @@
+"""CloudFormation's stack and resource status names, and the groups the engine tests for."""
+
+from __future__ import annotations
+
+CREATE_IN_PROGRESS = "CREATE_IN_PROGRESS"
+CREATE_COMPLETE = "CREATE_COMPLETE"
+CREATE_FAILED = "CREATE_FAILED"
+ROLLBACK_IN_PROGRESS = "ROLLBACK_IN_PROGRESS"
+ROLLBACK_COMPLETE = "ROLLBACK_COMPLETE"
+ROLLBACK_FAILED = "ROLLBACK_FAILED"
+UPDATE_IN_PROGRESS = "UPDATE_IN_PROGRESS"
+UPDATE_COMPLETE_CLEANUP_IN_PROGRESS = "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"
+UPDATE_COMPLETE = "UPDATE_COMPLETE"
+UPDATE_FAILED = "UPDATE_FAILED"
+UPDATE_ROLLBACK_IN_PROGRESS = "UPDATE_ROLLBACK_IN_PROGRESS"
+UPDATE_ROLLBACK_COMPLETE = "UPDATE_ROLLBACK_COMPLETE"
+UPDATE_ROLLBACK_FAILED = "UPDATE_ROLLBACK_FAILED"
+DELETE_IN_PROGRESS = "DELETE_IN_PROGRESS"
+DELETE_COMPLETE = "DELETE_COMPLETE"
+DELETE_FAILED = "DELETE_FAILED"
+DELETE_SKIPPED = "DELETE_SKIPPED"
+
+#: Statuses of a stack whose operation is running (or was interrupted).
+IN_PROGRESS = frozenset(
+    {
+        CREATE_IN_PROGRESS,
+        ROLLBACK_IN_PROGRESS,
+        UPDATE_IN_PROGRESS,
+        UPDATE_COMPLETE_CLEANUP_IN_PROGRESS,
+        UPDATE_ROLLBACK_IN_PROGRESS,
+        DELETE_IN_PROGRESS,
+    }
+)
+#: Statuses after which the next apply deletes what remains and creates the stack afresh.
+NEEDS_FRESH_CREATE = frozenset({ROLLBACK_COMPLETE, ROLLBACK_FAILED, CREATE_FAILED})
+#: Statuses of a stack whose last operation succeeded.
+SUCCESS = frozenset({CREATE_COMPLETE, UPDATE_COMPLETE, DELETE_COMPLETE})
+#: Statuses of a stack whose last operation failed (rolled back or not).
+FAILED = frozenset(
+    {
+        CREATE_FAILED,
+        ROLLBACK_COMPLETE,
+        ROLLBACK_FAILED,
+        UPDATE_FAILED,
+        UPDATE_ROLLBACK_COMPLETE,
+        UPDATE_ROLLBACK_FAILED,
+        DELETE_FAILED,
+    }
+)
+
+#: The resource type written in stack-level events.
+STACK_TYPE = "AWS::CloudFormation::Stack"
