@@ -138,6 +138,41 @@ Resources:
     assert not (tmp_path / "o.txt").exists() and (tmp_path / "kept.txt").exists()
 
 
+def test_deletion_policies_on_a_rolled_back_create_and_on_delete(
+    service: StackService, write: Callable[[str, str], Path], tmp_path: Path
+) -> None:
+    # As on AWS: Retain outlives the rollback of its creation, RetainExceptOnCreate does not,
+    # and both are kept when the stack is deleted.
+    text = """
+Resources:
+  Kept:
+    Type: Local::File
+    DeletionPolicy: Retain
+    Properties: {Path: kept.txt, Content: k}
+  KeptUnlessNew:
+    Type: Local::File
+    DeletionPolicy: RetainExceptOnCreate
+    Properties: {Path: unless.txt, Content: u}
+  Breaks:
+    Type: Local::Command
+    DependsOn: [Kept, KeptUnlessNew]
+    Properties: {Create: "exit 3"}
+"""
+    template = write("p.yaml", text)
+    seen: list[StackEvent] = []
+    result = service.apply(template, "policies", on_event=seen.append)
+    assert result.status == "ROLLBACK_COMPLETE"
+    assert (tmp_path / "kept.txt").exists()
+    assert not (tmp_path / "unless.txt").exists()
+    assert ("Kept", "DELETE_SKIPPED") in [(e.logical_id, e.status) for e in seen]
+
+    (tmp_path / "kept.txt").unlink()
+    write("p.yaml", text.split("  Breaks:")[0])
+    assert service.apply(template, "policies").status == "CREATE_COMPLETE"
+    assert service.delete("policies").status == "DELETE_COMPLETE"
+    assert (tmp_path / "kept.txt").exists() and (tmp_path / "unless.txt").exists()
+
+
 FAILING = """
 Resources:
   Base:

@@ -93,6 +93,7 @@ def create_resource(
             "type": rtype,
             "desired": desired,
             "previous": record_to_json(previous),
+            "deletion_policy": declared.deletion_policy,
         },
     )
     started, done, failed = (
@@ -326,6 +327,11 @@ def undo_intent(op: Operation, intent: IntentRecord) -> ResourceFailure | None:
     lid = intent.logical_id
     if intent.action in (CREATE, REPLACE):
         physical = created_physical_id(op, intent)
+        if physical is not None and _kept_on_rollback(intent):
+            # AWS: a resource with DeletionPolicy Retain outlives the rollback of its creation
+            # (RetainExceptOnCreate is the policy that deletes it).
+            op.events.resource(lid, rtype, physical, st.DELETE_SKIPPED, "DeletionPolicy Retain")
+            physical = None
         if physical is not None:
             created = StackResourceRecord(
                 stack_id=op.stack.stack_id,
@@ -354,6 +360,20 @@ def undo_intent(op: Operation, intent: IntentRecord) -> ResourceFailure | None:
         _restore(op, lid, previous)
     op.finish_intent(intent, UNDONE)
     return None
+
+
+def _kept_on_rollback(intent: IntentRecord) -> bool:
+    """Tell whether a created resource is retained when its creation is rolled back."""
+    return intent.action == CREATE and intent.data.get("deletion_policy") == "Retain"
+
+
+def retained_on_delete(policy: str | None) -> bool:
+    """Tell whether a DeletionPolicy keeps the resource when it is deleted or removed.
+
+    ``Retain`` and ``RetainExceptOnCreate`` keep it; ``Delete`` and ``Snapshot`` (no snapshots
+    of local resources exist) delete it.
+    """
+    return policy in ("Retain", "RetainExceptOnCreate")
 
 
 def _undo_delete(op: Operation, intent: IntentRecord, created: StackResourceRecord) -> Outcome:

@@ -25,6 +25,7 @@ from stackflow.stacks.actions import (
     Declared,
     create_resource,
     delete_resource,
+    retained_on_delete,
     update_resource,
 )
 from stackflow.stacks.changes import ADD, MODIFY, NO_CHANGE, REPLACE, ChangeSet, plain
@@ -273,7 +274,7 @@ def run_apply(op: Operation, request: ApplyRequest) -> StackResult:
     ]
     for lid in removal_order(forward.start_records, removed):
         record = forward.start_records[lid]
-        cleanup.append((record, record.deletion_policy == "Retain", True))
+        cleanup.append((record, retained_on_delete(record.deletion_policy), True))
     if cleanup:
         header = op.finish_intent(
             header,

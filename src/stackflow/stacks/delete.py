@@ -7,7 +7,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from stackflow.errors import StackError
 from stackflow.graph.walk import Walk
 from stackflow.stacks import status as st
-from stackflow.stacks.actions import delete_resource
+from stackflow.stacks.actions import delete_resource, retained_on_delete
 from stackflow.stacks.operation import PHASE_DELETE, Operation, Outcome
 from stackflow.stacks.results import ResourceFailure, StackResult
 from stackflow.stacks.rollback import exports_of, header_of, set_status, write_header
@@ -58,7 +58,7 @@ def run_delete(op: Operation, *, parallelism: int = 10) -> StackResult:
     def step(lid: str) -> Outcome:
         record = records[lid]
         return delete_resource(
-            op, record, phase=PHASE_DELETE, retain=record.deletion_policy == "Retain"
+            op, record, phase=PHASE_DELETE, retain=retained_on_delete(record.deletion_policy)
         )
 
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:

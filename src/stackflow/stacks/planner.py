@@ -423,7 +423,7 @@ def plan_changes(
     removed = [lid for lid in records if lid not in prepared.resources]
     for logical_id in removal_order(records, removed):
         record = records[logical_id]
-        retain = (record.deletion_policy or "Delete") == "Retain"
+        retain = record.deletion_policy in ("Retain", "RetainExceptOnCreate")
         changes.append(
             ResourceChange(
                 logical_id,
