@@ -123,6 +123,9 @@ def measure_ansible(count: int) -> dict[str, Any]:
         )
         env = dict(os.environ, ANSIBLE_LOCALHOST_WARNING="False", ANSIBLE_NOCOLOR="1")
         env["ANSIBLE_HOME"] = str(Path(tmp, "ansible"))
+        # The modules run with the Python that runs ansible (its own virtualenv, if any).
+        python = Path(playbook).with_name("python3")
+        env["ANSIBLE_PYTHON_INTERPRETER"] = str(python if python.exists() else sys.executable)
         started = time.perf_counter()
         proc = subprocess.run(
             [playbook, "-i", "localhost,", str(book)],
