@@ -159,7 +159,8 @@ def main() -> int:
     print(f"plan    {plan['resources']:>5} resources   {plan['seconds']:7.2f} s")
     for row in figures["apply"]:
         print(
-            f"apply   {row['resources']:>5} files  p={row['parallelism']:<2} {row['seconds']:7.2f} s"
+            f"apply   {row['resources']:>5} files  p={row['parallelism']:<2}"
+            f" {row['seconds']:7.2f} s"
             f"  ({row['per_resource_ms']:.2f} ms/resource, {row['status']})"
         )
     ansible = figures["ansible"]
