@@ -45,14 +45,14 @@ def test_problems_name_the_pointer():
     )
     by_pointer = {p.location.pointer: p.message for p in problems}
     assert set(by_pointer) == {
-        "/Resources/Db/Properties",
+        "/Resources/Db/Properties/JournalMod",
         "/Resources/Db/Properties/Path",
-        "/Resources/Db/Properties/Migrations/0",
+        "/Resources/Db/Properties/Migrations/0/Bogus",
     }
-    assert "JournalMod" in by_pointer["/Resources/Db/Properties"]
-    assert "Did you mean JournalMode?" in by_pointer["/Resources/Db/Properties"]
+    assert "Did you mean JournalMode?" in by_pointer["/Resources/Db/Properties/JournalMod"]
+    assert "AppliedMigrations" not in by_pointer["/Resources/Db/Properties/JournalMod"]
     assert "expected string, got a number" in by_pointer["/Resources/Db/Properties/Path"]
-    assert "Bogus" in by_pointer["/Resources/Db/Properties/Migrations/0"]
+    assert "Bogus" in by_pointer["/Resources/Db/Properties/Migrations/0/Bogus"]
 
 
 def test_required_and_write_only_values_hidden():

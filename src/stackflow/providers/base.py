@@ -211,12 +211,14 @@ class ProviderContext:
         workflows: The workflow deployer (for ``Stackflow::Workflow``), or None.
         stacks: The nested-stack service, opaque to providers other than the nested one.
         home: The stackflow home (state directory).
+        services: The services store (``store.services``, for ``Local::Service``), or None.
     """
 
     report: Callable[[str], None] = _no_report
     workflows: WorkflowDeployer | None = None
     stacks: Any | None = None
     home: Path = field(default_factory=lambda: Path(".stackflow"))
+    services: Any | None = None
 
 
 def _top_names(pointers: Any) -> frozenset[str]:
@@ -354,9 +356,16 @@ class ResourceSchema:
             # Errors about which keys are present hold whatever the values are.
             if error.validator not in _KEY_VALIDATORS and _contains_unknown(error.instance):
                 continue
+            where = join_pointer(pointer, *path)
+            if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+                # Point at the first unknown key itself (its line), not at the whole object.
+                allowed = set(error.schema.get("properties", {}))
+                extra = sorted(set(error.instance) - allowed)
+                if extra:
+                    where = join_pointer(where, extra[0])
             problems.append(
                 Problem(
-                    SourceLocation(None, None, None, join_pointer(pointer, *path)),
+                    SourceLocation(None, None, None, where),
                     self._message(error, path),
                 )
             )
@@ -383,7 +392,11 @@ class ResourceSchema:
             missing = str(error.message).split("'")[1] if "'" in error.message else "?"
             return f"{where}: the required property {missing} is missing."
         if kind == "additionalProperties":
-            allowed = sorted(error.schema.get("properties", {}))
+            allowed = sorted(
+                name
+                for name, sub in error.schema.get("properties", {}).items()
+                if not (isinstance(sub, dict) and sub.get("readOnly"))
+            )
             extra = (
                 sorted(set(error.instance) - set(allowed))
                 if isinstance(error.instance, dict)
