@@ -256,7 +256,10 @@ class Engine:
         service: StackService | None = self.__dict__.get("_stack_service")
         if service is None:
             service = StackService(
-                self.store.stacks, home=self.home or default_home(), workflows=self
+                self.store.stacks,
+                home=self.home or default_home(),
+                workflows=self,
+                root_store=self.store,
             )
             self.__dict__["_stack_service"] = service
         return service
@@ -283,14 +286,11 @@ class Engine:
         return _state_machine_arn(name), deployed.version
 
     def delete_workflow(self, name: str) -> None:
-        """Delete workflow ``name`` (a missing workflow is not an error).
+        """Delete workflow ``name``: every deployed version (a missing workflow is not an error).
 
-        The store keeps deployed versions (executions refer to them); when the store has no
-        ``delete_workflow`` operation, the versions stay and the call only forgets nothing.
+        Executions keep the definition they run, so running ones are not affected.
         """
-        remove = getattr(self.store, "delete_workflow", None)
-        if callable(remove):
-            remove(name)
+        self.store.delete_workflow(name)
 
     def describe_workflow(self, name: str) -> tuple[str, int, dict[str, Any]] | None:
         """Return ``(arn, version, definition)`` of the latest version of ``name``, or None."""

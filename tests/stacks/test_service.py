@@ -227,5 +227,7 @@ def test_engine_stacks_deploys_workflows(tmp_path: Path) -> None:
         assert arn.endswith(":stateMachine:my-flow") and version == 1
         assert stored == definition
         assert engine.stacks is engine.stacks
+        assert engine.stacks.delete("flows").status == "DELETE_COMPLETE"
+        assert engine.describe_workflow("my-flow") is None
     finally:
         engine.close()

@@ -396,6 +396,18 @@ def test_workflow_versions(store: Store) -> None:
     assert [(w.name, w.version) for w in store.list_workflows()] == [("billing", 1), ("order", 3)]
 
 
+def test_delete_workflow_forgets_every_version(store: Store) -> None:
+    store.deploy_workflow("order", '{"v":1}', 1.0)
+    store.deploy_workflow("order", '{"v":2}', 2.0)
+    store.deploy_workflow("billing", "{}", 3.0)
+    assert store.delete_workflow("order") == 2
+    assert store.delete_workflow("order") == 0
+    with pytest.raises(NotFoundError):
+        store.get_workflow("order")
+    assert [w.name for w in store.list_workflows()] == ["billing"]
+    assert store.deploy_workflow("order", '{"v":3}', 4.0).version == 1
+
+
 def test_missing_workflow_errors_name_the_workflow_and_version(store: Store) -> None:
     with pytest.raises(NotFoundError, match="'ghost'"):
         store.get_workflow("ghost")

@@ -22,6 +22,8 @@ LAZY_COMMANDS = {
     "worker": "stackflow.cli.worker_command:worker",
     "stack": "stackflow.cli.stack_commands:stack",
     "types": "stackflow.cli.types_command:types",
+    "server": "stackflow.cli.server_command:server",
+    "service": "stackflow.cli.service_commands:service",
 }
 
 

@@ -212,6 +212,8 @@ class ProviderContext:
         stacks: The nested-stack service, opaque to providers other than the nested one.
         home: The stackflow home (state directory).
         services: The services store (``store.services``, for ``Local::Service``), or None.
+        store: The engine's whole store (for ``Stackflow::Schedule``: ``store.schedules``), or
+            None.
     """
 
     report: Callable[[str], None] = _no_report
@@ -219,6 +221,7 @@ class ProviderContext:
     stacks: Any | None = None
     home: Path = field(default_factory=lambda: Path(".stackflow"))
     services: Any | None = None
+    store: Any | None = None
 
 
 def _top_names(pointers: Any) -> frozenset[str]:

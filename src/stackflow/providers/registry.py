@@ -127,6 +127,7 @@ def _builtins() -> list[Provider]:
     from stackflow.providers.custom import CustomResourceProvider
     from stackflow.providers.directory import DirectoryProvider
     from stackflow.providers.file_resource import FileProvider
+    from stackflow.providers.service import ServiceProvider
     from stackflow.providers.sqlite_db import SQLiteDatabaseProvider
     from stackflow.providers.workflow_resource import WorkflowProvider
 
@@ -136,6 +137,7 @@ def _builtins() -> list[Provider]:
         CommandProvider(),
         SQLiteDatabaseProvider(),
         WorkflowProvider(),
+        ServiceProvider(),
         CustomResourceProvider(),
     ]
 

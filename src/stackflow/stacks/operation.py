@@ -62,6 +62,8 @@ class Services:
         lease_seconds: Stack lock lease.
         sleep: How handlers wait between IN_PROGRESS calls.
         resource_timeout: Default limit of one resource action, in seconds (None: no limit).
+        root_store: The whole store, for providers that keep state of their own (services,
+            schedules), or None.
     """
 
     store: StackStore
@@ -73,6 +75,7 @@ class Services:
     lease_seconds: float = 30.0
     sleep: Callable[[float], None] = time.sleep
     resource_timeout: float | None = None
+    root_store: Any = None
 
 
 def record_to_json(record: StackResourceRecord | None) -> dict[str, Any] | None:
@@ -287,6 +290,8 @@ class Operation:
             workflows=self.services.workflows,
             stacks=self.services.stacks,
             home=self.services.home,
+            services=getattr(self.services.root_store, "services", None),
+            store=self.services.root_store,
         )
 
     def call(

@@ -72,6 +72,8 @@ class StackService:
         availability_zones: ``Fn::GetAZs`` zones by region.
         resource_timeout: Default time limit of one resource action (None: none).
         sleep: How handlers wait between IN_PROGRESS calls (injectable for tests).
+        root_store: The whole store (``Store``), for providers with state of their own
+            (``Local::Service``, schedules).
     """
 
     def __init__(
@@ -88,6 +90,7 @@ class StackService:
         availability_zones: Mapping[str, list[str]] | None = None,
         resource_timeout: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        root_store: Any = None,
     ) -> None:
         if home is None:
             home = os.environ.get("STACKFLOW_HOME") or Path.home() / ".stackflow"
@@ -107,6 +110,7 @@ class StackService:
             lease_seconds=lease_seconds,
             sleep=sleep,
             resource_timeout=resource_timeout,
+            root_store=root_store,
         )
 
     # ------------------------------------------------------------------ planning

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Self
 from stackflow.types import JSON, JSONObject
 
 if TYPE_CHECKING:
+    from stackflow.store.services import ServiceStore
     from stackflow.store.stacks import StackStore
 
 
@@ -404,6 +405,17 @@ class Store(ABC):
         """Return the latest version of every deployed workflow, by name."""
 
     @abstractmethod
+    def delete_workflow(self, name: str) -> int:
+        """Forget every deployed version of workflow ``name``.
+
+        Executions keep their own copy of the definition they run, so they are not affected; a
+        later deploy of the name starts again at version 1.
+
+        Returns:
+            How many versions were removed (0 when there was no such workflow).
+        """
+
+    @abstractmethod
     def list_children(
         self, parent_id: str, *, after_name: str = "", limit: int = 1000
     ) -> list[ExecutionRecord]:
@@ -426,6 +438,17 @@ class Store(ABC):
         from stackflow.errors import StoreError
 
         raise StoreError(f"{type(self).__name__} does not keep stacks")
+
+    @property
+    def services(self) -> ServiceStore:
+        """The store of services kept with this store's executions (one per store instance).
+
+        Raises:
+            StoreError: This backend does not keep services.
+        """
+        from stackflow.errors import StoreError
+
+        raise StoreError(f"{type(self).__name__} does not keep services")
 
     @abstractmethod
     def close(self) -> None:

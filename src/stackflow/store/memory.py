@@ -25,6 +25,7 @@ from stackflow.store.base import (
     Transition,
     WorkflowVersion,
 )
+from stackflow.store.memory_services import MemoryServiceStore
 from stackflow.store.memory_stacks import MemoryStackStore
 from stackflow.types import JSON
 
@@ -445,6 +446,12 @@ class MemoryStore(Store):
             self._check_open()
             return [self._workflows[name][-1] for name in sorted(self._workflows)]
 
+    def delete_workflow(self, name: str) -> int:
+        """Forget every deployed version of workflow ``name``; return how many there were."""
+        with self._lock:
+            self._check_open()
+            return len(self._workflows.pop(name, []))
+
     def list_children(
         self, parent_id: str, *, after_name: str = "", limit: int = 1000
     ) -> list[ExecutionRecord]:
@@ -478,6 +485,17 @@ class MemoryStore(Store):
         found: MemoryStackStore | None = self.__dict__.get("_stack_store")
         if found is None:
             found = self.__dict__.setdefault("_stack_store", MemoryStackStore(self._check_open))
+        return found
+
+    @property
+    def services(self) -> MemoryServiceStore:
+        """The in-memory store of services of this store (created on first use, then the same).
+
+        Once this store is closed, its operations raise :class:`StoreError`.
+        """
+        found: MemoryServiceStore | None = self.__dict__.get("_service_store")
+        if found is None:
+            found = self.__dict__.setdefault("_service_store", MemoryServiceStore(self._check_open))
         return found
 
     def close(self) -> None:

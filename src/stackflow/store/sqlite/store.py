@@ -47,6 +47,7 @@ from stackflow.store.sqlite.rows import (
     row_to_workflow,
 )
 from stackflow.store.sqlite.schema import apply_migrations, load_migrations, split_statements
+from stackflow.store.sqlite.services import SQLiteServiceStore
 from stackflow.store.sqlite.stacks import SQLiteStackStore
 from stackflow.store.sqlite.writer import Writer
 from stackflow.types import JSON
@@ -470,6 +471,15 @@ class SQLiteStore(Store):
         )
         return [row_to_workflow(row) for row in rows]
 
+    def delete_workflow(self, name: str) -> int:
+        """Forget every deployed version of workflow ``name``; return how many there were."""
+
+        def remove(conn: sqlite3.Connection) -> int:
+            return conn.execute("DELETE FROM workflows WHERE name = ?", (name,)).rowcount
+
+        removed: int = self._writer.call(remove)
+        return removed
+
     def count_children(self, parent_id: str) -> dict[str, int]:
         """Return status to the number of child executions of ``parent_id``."""
         rows = self._query(
@@ -511,6 +521,20 @@ class SQLiteStore(Store):
         if found is None:
             found = self.__dict__.setdefault(
                 "_stack_store", SQLiteStackStore(self._writer, self._query)
+            )
+        return found
+
+    @property
+    def services(self) -> SQLiteServiceStore:
+        """The store of services in this file (created on first use, then the same).
+
+        Its writes go through this store's writer (group commit), its reads through the
+        calling thread's reader connection.
+        """
+        found: SQLiteServiceStore | None = self.__dict__.get("_service_store")
+        if found is None:
+            found = self.__dict__.setdefault(
+                "_service_store", SQLiteServiceStore(self._writer, self._query)
             )
         return found
 
