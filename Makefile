@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFORMANCE := ../shared/conformance
 
-.PHONY: demo test lint typecheck unit conformance bench clean
+.PHONY: demo test lint typecheck unit browser conformance bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,8 +23,18 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) browser
 	$(BIN)/python -m pytest
+
+# Debian's chromium drives the web UI test (tests/e2e/test_ui_browser.py) through Playwright;
+# Playwright's own browser download is not used.
+browser:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = "0" ]; then apt-get update && apt-get install -y chromium; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+		sudo apt-get update && sudo apt-get install -y chromium; \
+	else echo "chromium is not installed and cannot be installed without root:" \
+		"the browser test will be skipped (fails in CI); install it with: apt-get install chromium"; fi
 
 conformance: $(STAMP)
 	@if [ -f $(CONFORMANCE)/asl/run.py ]; then \

@@ -114,7 +114,15 @@ class Bench:
         env = dict(os.environ, PYTHONPATH=str(_ROOT / "src"))
         self.log = open(tmp / "server.log", "wb")  # noqa: SIM115
         self.server = subprocess.Popen(
-            [sys.executable, "-m", "stackflow.cli.main", "--home", str(self.home), "server"],
+            [
+                sys.executable,
+                "-m",
+                "stackflow.cli.main",
+                "--home",
+                str(self.home),
+                "server",
+                "--no-api",
+            ],
             stdout=self.log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

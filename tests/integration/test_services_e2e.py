@@ -100,7 +100,7 @@ class Env:
     def start_server(self) -> subprocess.Popen[bytes]:
         log = open(self.tmp / f"server-{len(self.servers)}.log", "wb")  # noqa: SIM115
         process = subprocess.Popen(
-            [str(SCRIPT), "--home", str(self.home), "server"],
+            [str(SCRIPT), "--home", str(self.home), "server", "--port", "0"],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -108,6 +108,9 @@ class Env:
         )
         log.close()
         self.servers.append(process)
+        # Its controller heartbeats before it says so: an apply after this sees a live server.
+        log_path = self.tmp / f"server-{len(self.servers) - 1}.log"
+        wait_for("the server to start", lambda: b" started on " in log_path.read_bytes())
         return process
 
     def status(self) -> dict[str, Any]:

@@ -210,6 +210,29 @@ Resources:
     assert service.describe("secret").parameters == {"Password": "****"}
 
 
+def test_outputs_repeating_a_no_echo_value_are_masked(
+    service: StackService, write: Callable[[str, str], Path]
+) -> None:
+    text = """
+Parameters:
+  Password: {Type: String, NoEcho: true}
+Resources:
+  Conf:
+    Type: Local::File
+    Properties: {Path: conf.txt, Content: !Sub "password=${Password}"}
+Outputs:
+  Url: {Value: !Sub "db://admin:${Password}@localhost", Export: {Name: secret-url}}
+"""
+    template = write("out.yaml", text)
+    result = service.apply(template, "out", {"Password": "s3cr3t-value"})
+    assert result.outputs == {"Url": "db://admin:****@localhost"}
+    assert "s3cr3t-value" not in json.dumps(result.to_json())
+    assert service.outputs("out") == {"Url": "db://admin:****@localhost"}
+    assert "s3cr3t-value" not in json.dumps(service.describe("out").to_json())
+    # the export itself keeps the real value for Fn::ImportValue
+    assert service.store.get_exports()["secret-url"][1] == "db://admin:s3cr3t-value@localhost"
+
+
 def test_engine_stacks_deploys_workflows(tmp_path: Path) -> None:
     definition = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
     (tmp_path / "wf.yaml").write_text(

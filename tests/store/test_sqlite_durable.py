@@ -264,9 +264,11 @@ def test_migration_from_a_0001_database_keeps_the_data(db: Path) -> None:
     )
     conn.execute("INSERT INTO snapshots VALUES ('old', x'cafe', 5.0)")
     conn.close()
+    every = [v for v, _, _ in load_migrations()]
+    assert every[:3] == [1, 2, 3]
     with SQLiteStore(db) as store:
-        assert store.applied_migrations == [2, 3, 4, 5]
-        assert store.schema_versions() == [1, 2, 3, 4, 5]
+        assert store.applied_migrations == every[1:]
+        assert store.schema_versions() == every
         old = store.get_execution("old")
         assert (old.input, old.owner, old.lease_expires, old.version) == (
             {"a": 1},

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import click
 
 from stackflow.cli.output import print_json, problem_json, problem_line
+from stackflow.cli.remote import as_remote
 from stackflow.cli.workflow_commands import (
     follow,
     home_option,
@@ -210,6 +211,7 @@ def redrive(
     """
     put_cwd_on_path()
     engine = open_engine(ctx, home)
+    remote = as_remote(engine) is not None
     try:
         record = engine.describe(execution_id)
         if wait:
@@ -232,6 +234,9 @@ def redrive(
         return
     if as_json:
         print_json({"execution": final.execution_id, "status": final.status})
+    elif remote:
+        click.echo(final.execution_id)
+        click.echo(f"execution {final.execution_id} redriven; the server runs it", err=True)
     else:
         click.echo(final.execution_id)
         click.echo(
@@ -245,6 +250,9 @@ def _redrive(
     engine: Engine, execution_id: str, listener: Callable[[HistoryEvent], None] | None
 ) -> ExecutionRecord:
     """Redrive in this process's runtime and wait until the restart is committed."""
+    remote = as_remote(engine)
+    if remote is not None:  # the server runs it; events come from its history
+        return remote.redrive(execution_id, listener=listener)
     history = engine.history(execution_id)
     last_event = history[-1].id if history else 0
     record = engine.redrive(execution_id)
@@ -276,11 +284,15 @@ def _settle(engine: Engine, task_token: str) -> None:
     """
     from stackflow.workflow.asl.tokens import parse_task_token
 
+    if as_remote(engine) is not None:  # the server drives it
+        return
     _settle_execution(engine, parse_task_token(task_token)[0])
 
 
 def _settle_execution(engine: Engine, execution_id: str) -> None:
     """Wait (briefly) until an execution this process adopted is driven, or someone else's."""
+    if as_remote(engine) is not None:  # the server drives it
+        return
     runtime = engine.runtime
     deadline = time.monotonic() + SETTLE_SECONDS
     while time.monotonic() < deadline:

@@ -8,13 +8,13 @@ entered, with Parallel branches and Map item processors under their state
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
 from stackflow.cli.output import print_json
 from stackflow.cli.workflow_commands import home_option, json_option, open_engine
+from stackflow.views import execution_graph as execution_graph
 
 _MARKS = {
     "succeeded": "ok",
@@ -23,25 +23,6 @@ _MARKS = {
     "retrying": "retrying",
     "aborted": "aborted",
 }
-
-
-def execution_graph(definition: str, events: list[Any]) -> dict[str, Any]:
-    """Return the graph of an execution from its stored definition text and history.
-
-    Args:
-        definition: The execution record's definition (a code reference or ASL JSON).
-        events: Its history events.
-    """
-    from stackflow.workflow.code.graph import asl_history_graph, history_graph
-    from stackflow.workflow.code.run import code_ref
-
-    if code_ref(definition) is not None:
-        return history_graph(events)
-    try:
-        document = json.loads(definition)
-    except ValueError:
-        document = {}
-    return asl_history_graph(events, document if isinstance(document, dict) else {})
 
 
 def _describe(node: dict[str, Any]) -> str:

@@ -23,7 +23,9 @@ LAZY_COMMANDS = {
     "stack": "stackflow.cli.stack_commands:stack",
     "types": "stackflow.cli.types_command:types",
     "server": "stackflow.cli.server_command:server",
+    "token": "stackflow.cli.token_commands:token",
     "service": "stackflow.cli.service_commands:service",
+    "schedule": "stackflow.cli.schedule_commands:schedule",
 }
 
 
@@ -127,6 +129,19 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     help="Directory holding stackflow's data (default: $STACKFLOW_HOME or ~/.stackflow).",
 )
 @click.option(
+    "--server",
+    metavar="URL",
+    envvar="STACKFLOW_SERVER",
+    help="Act through the stackflow server at URL instead of on the store "
+    "(default: $STACKFLOW_SERVER).",
+)
+@click.option(
+    "--token",
+    metavar="TOKEN",
+    envvar="STACKFLOW_TOKEN",
+    help="Token for --server (default: $STACKFLOW_TOKEN); needed unless it listens on loopback.",
+)
+@click.option(
     "--version",
     is_flag=True,
     expose_value=False,
@@ -135,10 +150,12 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     help="Show the version and exit.",
 )
 @click.pass_context
-def cli(ctx: click.Context, home: str | None) -> None:
+def cli(ctx: click.Context, home: str | None, server: str | None, token: str | None) -> None:
     """stackflow: self-hosted workflows (Amazon States Language) and orchestration."""
     ctx.ensure_object(dict)
     ctx.obj["home"] = home
+    ctx.obj["server"] = server or None
+    ctx.obj["token"] = token or None
 
 
 @cli.command()

@@ -16,6 +16,7 @@ from typing import IO, Any
 import click
 
 from stackflow.errors import Problem
+from stackflow.views import problem_json as problem_json
 
 
 def is_tty(stream: IO[str] | None) -> bool:
@@ -84,26 +85,6 @@ def problem_line(problem: Problem) -> str:
         if loc.column is not None:
             where += f":{loc.column}"
     return f"{where}: {problem.message} ({loc.pointer or '/'})"
-
-
-def problem_json(problem: Problem) -> dict[str, Any]:
-    """Return a problem as the JSON object the CLI prints.
-
-    Args:
-        problem: The problem.
-
-    Returns:
-        ``{"file", "line", "column", "pointer", "message", "code"}``.
-    """
-    loc = problem.location
-    return {
-        "file": loc.file,
-        "line": loc.line,
-        "column": loc.column,
-        "pointer": loc.pointer,
-        "message": problem.message,
-        "code": problem.code,
-    }
 
 
 def format_time(epoch: float | None) -> str:

@@ -1,10 +1,18 @@
-"""``stackflow server``: the long-lived process that supervises every service.
+"""``stackflow server``: the long-lived process of a stackflow home.
 
-It runs a :class:`~stackflow.supervise.controller.ServiceController` over the home's store and
-prints one plain line per notable event (replica started, ready, exited, restarted; rollout
-progress) to stderr. SIGTERM or SIGINT stops it cleanly, leaving the replicas running: the next
-``stackflow server`` on the same home adopts them. ``--host`` and ``--port`` are reserved for
-the HTTP API of a later release.
+One process does four jobs on the home's store:
+
+* serves the HTTP API (and the web UI) on ``--host``/``--port`` (loopback by default; any other
+  address requires tokens, see ``stackflow token create``);
+* drives workflow executions: those started through the API or by schedules, and, like
+  ``stackflow worker``, any execution recorded by ``workflow start`` or left by a dead worker;
+* runs schedules (``Stackflow::Schedule``): each fire time starts exactly one execution;
+* supervises every service (``Local::Service``) with a
+  :class:`~stackflow.supervise.controller.ServiceController`.
+
+It prints one plain line per notable event to stderr. SIGTERM or SIGINT stops it cleanly: leases
+on executions are released, and service replicas keep running (the next ``stackflow server`` on
+the same home adopts them).
 """
 
 from __future__ import annotations
@@ -40,15 +48,16 @@ def event_line(event: ControllerEvent) -> str:
     "--host",
     default="127.0.0.1",
     show_default=True,
-    help="Address of the HTTP API (reserved: the API is not served yet).",
+    help="Address of the HTTP API; anything but loopback requires tokens.",
 )
 @click.option(
     "--port",
     type=click.IntRange(min=0, max=65535),
     default=8080,
     show_default=True,
-    help="Port of the HTTP API (reserved: the API is not served yet).",
+    help="Port of the HTTP API (0 picks a free one).",
 )
+@click.option("--no-api", is_flag=True, help="Do not serve the HTTP API and web UI.")
 @click.option(
     "--poll-seconds",
     type=click.FloatRange(min=0.05),
@@ -71,19 +80,27 @@ def server(
     home: str | None,
     host: str,
     port: int,
+    no_api: bool,
     poll_seconds: float,
     lease_seconds: float,
 ) -> None:
-    """Supervise every service (Local::Service) until SIGTERM or Ctrl-C.
+    """Serve the API and web UI, run executions and schedules, supervise services.
 
-    Keeps each service's replicas running, restarts them per their policy, rolls out new
-    revisions and stops deleted services. Replicas keep running when the server stops; the
-    next server on the same home adopts them instead of starting duplicates. Prints one line
-    per notable event to stderr.
+    Runs until SIGTERM or Ctrl-C. Executions started through the API, by schedules, or with
+    `workflow start` are driven here. Each service's replicas are kept running, restarted per
+    their policy and rolled out to new revisions; they keep running when the server stops, and
+    the next server on the same home adopts them instead of starting duplicates. Prints one
+    line per notable event to stderr.
     """
+    from stackflow.cli.remote import reject_server
+    from stackflow.cli.worker_command import WorkerReporter
+    from stackflow.cli.workflow_commands import put_cwd_on_path
     from stackflow.engine import Engine
+    from stackflow.scheduler.service import SchedulerService, engine_starter
     from stackflow.supervise.controller import ServiceController, default_owner
 
+    reject_server(ctx, env_ok=True)  # $STACKFLOW_SERVER is for the shell's other commands
+    put_cwd_on_path()
     stopping = threading.Event()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
@@ -96,9 +113,26 @@ def server(
         sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
     }
     try:
-        engine = Engine.open(resolve_home(ctx, home))
+        engine = Engine.open(resolve_home(ctx, home), claim=True)
+        api: Any = None
+        scheduler: SchedulerService | None = None
+        scheduler_thread: threading.Thread | None = None
         try:
             assert engine.home is not None
+            runtime = engine.runtime
+            runtime.on_claim = WorkerReporter(runtime).claimed
+            runtime.start()
+            scheduler = SchedulerService(
+                engine.store,
+                engine_starter(engine),
+                on_failure=lambda failure: click.echo(f"schedule: {failure}", err=True),
+            )
+            scheduler_thread = threading.Thread(
+                target=scheduler.run, args=(stopping,), name="stackflow-scheduler", daemon=True
+            )
+            scheduler_thread.start()
+            if not no_api:
+                api = _serve_api(engine, host, port)
             controller = ServiceController(
                 engine.store.services,
                 owner=default_owner(),
@@ -107,16 +141,19 @@ def server(
                 lease_seconds=lease_seconds,
                 on_event=echo,
             )
+            controller.start()
+            where = f"API and web UI on {api.url}" if api is not None else "no HTTP API"
             click.echo(
-                f"stackflow server {controller.owner} started on {engine.home}"
-                f" (the HTTP API on {host}:{port} is not served yet)",
+                f"stackflow server {controller.owner} started on {engine.home} ({where})",
                 err=True,
             )
-            controller.start()
             try:
                 while not stopping.wait(0.5):
                     if not controller.running:
                         click.echo("error: the service controller stopped", err=True)
+                        raise click.exceptions.Exit(1)
+                    if runtime.error is not None:
+                        click.echo(f"error: the runtime loop failed: {runtime.error!r}", err=True)
                         raise click.exceptions.Exit(1)
             finally:
                 click.echo(
@@ -125,7 +162,25 @@ def server(
                 )
                 controller.stop(kill_replicas=False)
         finally:
-            engine.close()
+            stopping.set()
+            if api is not None:
+                api.stop()
+            if scheduler is not None:
+                scheduler.stop()
+            if scheduler_thread is not None:
+                scheduler_thread.join(10)
+            engine.close(release=True)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _serve_api(engine: Any, host: str, port: int) -> Any:
+    """Start the HTTP API (with the web UI when it is installed) and return its server."""
+    try:
+        from stackflow.api.server import serve
+    except ImportError as exc:  # the `server` extra is not installed
+        raise click.ClickException(
+            f"the HTTP API needs the server extra (pip install 'stackflow[server]'): {exc}"
+        ) from None
+    return serve(engine, host, port)

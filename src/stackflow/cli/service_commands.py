@@ -12,9 +12,8 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -22,6 +21,13 @@ from stackflow.cli.main import StackflowGroup
 from stackflow.cli.output import format_time, print_json, print_table, summarize
 from stackflow.cli.workflow_commands import home_option, json_option, open_engine
 from stackflow.errors import NotFoundError
+from stackflow.views import (
+    log_files,
+    ready_count,
+    service_json,
+    service_summary_json,
+    supervisor_text,
+)
 
 if TYPE_CHECKING:
     from stackflow.store.services import ReplicaRecord, ServiceRecord, ServiceStore
@@ -49,28 +55,6 @@ def _get(store: ServiceStore, name: str) -> ServiceRecord:
     return record
 
 
-def ready_count(record: ServiceRecord, replicas: list[ReplicaRecord]) -> int:
-    """Return how many replicas of the service's current revision are READY."""
-    return sum(1 for r in replicas if r.state == "READY" and r.revision == record.revision)
-
-
-def supervisor_text(record: ServiceRecord, live: list[str], now: float) -> str:
-    """Describe who supervises a service: its lease owner, or that nobody does."""
-    if record.owner and record.lease_expires is not None and record.lease_expires > now:
-        return record.owner
-    if live:
-        return f"waiting for {', '.join(live)}"
-    return "none (no stackflow server is running; replicas are not supervised)"
-
-
-def service_json(record: ServiceRecord, replicas: list[ReplicaRecord]) -> dict[str, Any]:
-    """Return the JSON description of a service and its replicas."""
-    data = asdict(record)
-    data["ready"] = ready_count(record, replicas)
-    data["replica_records"] = [asdict(r) for r in replicas]
-    return data
-
-
 @service.command("list")
 @click.option("--stack", "stack_name", help="Only the services of this stack.")
 @json_option
@@ -84,22 +68,7 @@ def list_services(
         records = store.list_services(stack_name=stack_name)
         rows = [(r, store.list_replicas(r.name)) for r in records]
     if as_json:
-        print_json(
-            [
-                {
-                    "name": r.name,
-                    "stack": r.stack_name,
-                    "logical_id": r.logical_id,
-                    "revision": r.revision,
-                    "replicas": r.replicas,
-                    "ready": ready_count(r, reps),
-                    "rollout": r.rollout,
-                    "load_balancer": r.load_balancer,
-                    "updated_at": r.updated_at,
-                }
-                for r, reps in rows
-            ]
-        )
+        print_json([service_summary_json(r, reps) for r, reps in rows])
         return
     print_table(
         ["NAME", "STACK", "REVISION", "READY", "ROLLOUT", "LOAD BALANCER", "UPDATED"],
@@ -188,27 +157,6 @@ def status(ctx: click.Context, name: str, as_json: bool, home: str | None) -> No
             for r in replicas
         ],
     )
-
-
-def log_files(
-    home: Path, record: ServiceRecord, replicas: list[ReplicaRecord]
-) -> list[tuple[int, Path]]:
-    """Return ``(slot, log file)`` of every replica, in slot order, without duplicates.
-
-    Replicas recorded with a ``log_path`` use it; files of replicas no longer recorded are found
-    under ``<home>/services/<name>/<slot>-<replica>.log``.
-    """
-    found: dict[Path, int] = {}
-    for replica in replicas:
-        if replica.log_path:
-            found.setdefault(Path(replica.log_path), replica.slot)
-    folder = home / "services" / record.name
-    if folder.is_dir():
-        for path in sorted(folder.glob("*.log")):
-            slot_text = path.name.split("-", 1)[0]
-            if slot_text.isdigit():
-                found.setdefault(path, int(slot_text))
-    return sorted(((slot, path) for path, slot in found.items()), key=lambda i: (i[0], str(i[1])))
 
 
 @service.command()

@@ -31,6 +31,7 @@ from stackflow.cli.stack_render import (
     value_text,
 )
 from stackflow.cli.workflow_commands import home_option, json_option, open_engine
+from stackflow.views import stack_event_json, stack_summary_json
 
 if TYPE_CHECKING:
     from stackflow.stacks.results import StackResult
@@ -286,17 +287,7 @@ def list_stacks(ctx: click.Context, include_deleted: bool, as_json: bool, home: 
     """List stacks with their status."""
     with open_engine(ctx, home) as engine:
         records = engine.stacks.list(include_deleted=include_deleted)
-    rows = [
-        {
-            "StackName": r.name,
-            "StackId": r.stack_id,
-            "StackStatus": r.status,
-            "CreationTime": r.created_at,
-            "LastUpdatedTime": r.updated_at,
-            "TemplateFile": r.template_file,
-        }
-        for r in records
-    ]
+    rows = [stack_summary_json(r) for r in records]
     if as_json:
         print_json(rows)
         return
@@ -371,21 +362,7 @@ def events(
     if limit is not None:
         items = items[-limit:] if limit > 0 else []
     if as_json:
-        print_json(
-            [
-                {
-                    "EventId": e.seq,
-                    "Timestamp": e.timestamp,
-                    "LogicalResourceId": e.logical_id,
-                    "PhysicalResourceId": e.physical_id,
-                    "ResourceType": e.resource_type,
-                    "ResourceStatus": e.status,
-                    "ResourceStatusReason": e.reason,
-                    "OperationId": e.operation_id,
-                }
-                for e in items
-            ]
-        )
+        print_json([stack_event_json(e) for e in items])
         return
     for event in items:
         click.echo(event_line(event))

@@ -103,8 +103,10 @@ def worker(
     Python task modules (``python:MODULE:FUNCTION``) are imported relative to the current
     directory.
     """
+    from stackflow.cli.remote import reject_server
     from stackflow.engine import Engine
 
+    reject_server(ctx)
     put_cwd_on_path()
     stopping = threading.Event()
 

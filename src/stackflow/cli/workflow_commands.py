@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -30,6 +30,8 @@ from stackflow.cli.output import (
     summarize,
 )
 from stackflow.errors import DefinitionError, NotFoundError, Problem, SourceLocation
+from stackflow.views import event_json as event_json
+from stackflow.views import record_json as record_json
 
 if TYPE_CHECKING:
     from stackflow.engine import Engine
@@ -135,67 +137,25 @@ def parse_input(text: str | None, option: str = "--input") -> Any:
         )
 
 
-def record_json(record: ExecutionRecord, *, full: bool = False) -> dict[str, Any]:
-    """Return an execution as the JSON object ``list`` and ``describe`` print.
-
-    Args:
-        record: The execution.
-        full: Include input, output and the definition (for ``describe``).
-
-    Returns:
-        ``execution, name, workflow, status, start_time, stop_time, error, cause, parent_id``
-        (times in seconds since the epoch), plus ``input, output, definition`` when ``full``.
-    """
-    data: dict[str, Any] = {
-        "execution": record.execution_id,
-        "name": record.name,
-        "workflow": record.workflow,
-        "status": record.status,
-        "start_time": record.start_time,
-        "stop_time": record.stop_time,
-        "error": record.error,
-        "cause": record.cause,
-        "parent_id": record.parent_id,
-    }
-    if full:
-        try:
-            definition: Any = json.loads(record.definition)
-        except ValueError:
-            definition = record.definition
-        data.update(input=record.input, output=record.output, definition=definition)
-    return data
-
-
-def event_json(event: HistoryEvent) -> dict[str, Any]:
-    """Return a history event as the JSON object ``history --json`` prints.
-
-    Args:
-        event: The event.
-
-    Returns:
-        ``{"id", "type", "timestamp", "previous_event_id", "details"}``.
-    """
-    return {
-        "id": event.id,
-        "type": event.type,
-        "timestamp": event.timestamp,
-        "previous_event_id": event.previous_event_id,
-        "details": event.details,
-    }
-
-
 def open_engine(ctx: click.Context, home: str | None) -> Engine:
-    """Open the engine on the command's stackflow home.
+    """Open the engine on the command's stackflow home, or on the server when one is given.
 
     Args:
         ctx: The command's click context.
         home: The command's own ``--home``.
 
     Returns:
-        The open engine; close it when done.
+        The open engine; close it when done. With ``--server`` (or ``$STACKFLOW_SERVER``) it is
+        a :class:`~stackflow.client.RemoteEngine`: the part of the engine the commands use,
+        over the HTTP API; anything else it is asked for fails with a message naming the
+        command (see :mod:`stackflow.cli.remote`).
     """
+    from stackflow.cli.remote import open_remote
     from stackflow.engine import Engine
 
+    remote = open_remote(ctx, home)
+    if remote is not None:
+        return cast("Engine", remote)
     return Engine.open(resolve_home(ctx, home))
 
 
@@ -515,9 +475,11 @@ def describe(ctx: click.Context, execution_id: str, as_json: bool, home: str | N
     For an execution that started child executions (a Distributed Map, or startExecution
     tasks) it also shows how many children have each status (JSON key ``children``).
     """
+    from stackflow.cli.remote import count_children
+
     with open_engine(ctx, home) as engine:
         record = engine.describe(execution_id)
-        children = engine.store.count_children(execution_id)
+        children = count_children(engine, execution_id)
     if as_json:
         print_json({**record_json(record, full=True), "children": children})
         return

@@ -127,6 +127,8 @@ def _builtins() -> list[Provider]:
     from stackflow.providers.custom import CustomResourceProvider
     from stackflow.providers.directory import DirectoryProvider
     from stackflow.providers.file_resource import FileProvider
+    from stackflow.providers.http_trigger import HttpTriggerProvider
+    from stackflow.providers.schedule import ScheduleProvider
     from stackflow.providers.service import ServiceProvider
     from stackflow.providers.sqlite_db import SQLiteDatabaseProvider
     from stackflow.providers.workflow_resource import WorkflowProvider
@@ -138,6 +140,8 @@ def _builtins() -> list[Provider]:
         SQLiteDatabaseProvider(),
         WorkflowProvider(),
         ServiceProvider(),
+        ScheduleProvider(),
+        HttpTriggerProvider(),
         CustomResourceProvider(),
     ]
 

@@ -29,6 +29,7 @@ from stackflow.stacks.actions import (
     update_resource,
 )
 from stackflow.stacks.changes import ADD, MODIFY, NO_CHANGE, REPLACE, ChangeSet, plain
+from stackflow.stacks.inputs import output_values
 from stackflow.stacks.operation import (
     PHASE_CLEANUP,
     Operation,
@@ -369,7 +370,7 @@ def _result(
     changes: ChangeSet | None,
     rollback_failures: tuple[ResourceFailure, ...] = (),
 ) -> StackResult:
-    outputs = {name: body.get("Value") for name, body in (op.stack.outputs or {}).items()}
+    outputs = output_values(op.stack)
     return StackResult(
         stack_name=op.stack.name,
         stack_id=op.stack.stack_id,

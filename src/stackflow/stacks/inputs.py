@@ -8,6 +8,7 @@ from typing import Any
 
 from stackflow.errors import Problem, SourceLocation, TemplateError
 from stackflow.providers import ProviderRegistry
+from stackflow.stacks.changes import mask_secrets
 from stackflow.store.stacks import StackRecord
 from stackflow.template import PreparedTemplate
 
@@ -115,11 +116,16 @@ def stored_secrets(record: StackRecord) -> list[str]:
 
 
 def output_values(record: StackRecord) -> dict[str, Any]:
-    """Return a stack's outputs as ``{name: value}``."""
-    return {
+    """Return a stack's outputs as ``{name: value}``, NoEcho parameter values masked.
+
+    AWS shows outputs in clear even when they repeat a NoEcho value; stackflow never shows a
+    secret (exports and ``Fn::ImportValue`` still get the real value from the store).
+    """
+    values = {
         name: body.get("Value") if isinstance(body, dict) else body
         for name, body in (record.outputs or {}).items()
     }
+    return dict(mask_secrets(values, stored_secrets(record)))
 
 
 def parameter_text(value: Any) -> str:

@@ -314,6 +314,9 @@ class StackService:
                     ) from None
                 raise StackLockedError(f"stack {stack!r} changed while locking it") from None
         try:
+            executed = change_set_id or self._record_apply(
+                stored, changes, text, file, effective, no_echo
+            )
             op = self._operation(stored, operation_id, file, secrets, on_event, lock)
             result = run_apply(
                 op,
@@ -329,11 +332,46 @@ class StackService:
             )
         finally:
             lock.release()
-        if change_set_id is not None:
-            self.store.update_change_set_status(
-                change_set_id, "EXECUTE_COMPLETE" if result.ok else "EXECUTE_FAILED"
-            )
+        self.store.update_change_set_status(
+            executed, "EXECUTE_COMPLETE" if result.ok else "EXECUTE_FAILED"
+        )
         return result
+
+    def _record_apply(
+        self,
+        stored: StackRecord,
+        changes: ChangeSet,
+        text: str,
+        file: str | None,
+        effective: Mapping[str, str],
+        no_echo: Iterable[str],
+    ) -> str:
+        """Record the change set a plain apply executes (``EXECUTE_IN_PROGRESS``); return its id.
+
+        Its NoEcho parameter values are stored masked (it can never be executed again).
+        """
+        change_set_id = f"cs-{uuid.uuid4().hex}"
+        hidden = set(no_echo)
+        running = dataclasses.replace(
+            changes,
+            stack_id=stored.stack_id,
+            change_set_id=change_set_id,
+            status="EXECUTE_IN_PROGRESS",
+        )
+        self.store.save_change_set(
+            ChangeSetRecord(
+                change_set_id=change_set_id,
+                stack_name=stored.name,
+                stack_version=changes.stack_version,
+                created_at=self.clock.now(),
+                template=text,
+                template_file=file,
+                parameters={k: MASK if k in hidden else v for k, v in effective.items()},
+                changes=running.to_json(),
+                status="EXECUTE_IN_PROGRESS",
+            )
+        )
+        return change_set_id
 
     # ------------------------------------------------------------------ delete
 

@@ -18,8 +18,11 @@ from typing import TYPE_CHECKING, Self
 from stackflow.types import JSON, JSONObject
 
 if TYPE_CHECKING:
+    from stackflow.store.schedules import ScheduleStore
     from stackflow.store.services import ServiceStore
     from stackflow.store.stacks import StackStore
+    from stackflow.store.tokens import TokenStore
+    from stackflow.store.triggers import TriggerStore
 
 
 @dataclass(frozen=True)
@@ -449,6 +452,39 @@ class Store(ABC):
         from stackflow.errors import StoreError
 
         raise StoreError(f"{type(self).__name__} does not keep services")
+
+    @property
+    def schedules(self) -> ScheduleStore:
+        """The store of schedules kept with this store's executions (one per store instance).
+
+        Raises:
+            StoreError: This backend does not keep schedules.
+        """
+        from stackflow.errors import StoreError
+
+        raise StoreError(f"{type(self).__name__} does not keep schedules")
+
+    @property
+    def tokens(self) -> TokenStore:
+        """The store of API tokens kept with this store's executions (one per store instance).
+
+        Raises:
+            StoreError: This backend does not keep tokens.
+        """
+        from stackflow.errors import StoreError
+
+        raise StoreError(f"{type(self).__name__} does not keep tokens")
+
+    @property
+    def triggers(self) -> TriggerStore:
+        """The store of HTTP triggers kept with this store's executions (one per store instance).
+
+        Raises:
+            StoreError: This backend does not keep triggers.
+        """
+        from stackflow.errors import StoreError
+
+        raise StoreError(f"{type(self).__name__} does not keep triggers")
 
     @abstractmethod
     def close(self) -> None:

@@ -25,8 +25,11 @@ from stackflow.store.base import (
     Transition,
     WorkflowVersion,
 )
+from stackflow.store.memory_schedules import MemoryScheduleStore
 from stackflow.store.memory_services import MemoryServiceStore
 from stackflow.store.memory_stacks import MemoryStackStore
+from stackflow.store.memory_tokens import MemoryTokenStore
+from stackflow.store.memory_triggers import MemoryTriggerStore
 from stackflow.types import JSON
 
 #: Statuses after which an execution never runs again (unless redriven).
@@ -496,6 +499,35 @@ class MemoryStore(Store):
         found: MemoryServiceStore | None = self.__dict__.get("_service_store")
         if found is None:
             found = self.__dict__.setdefault("_service_store", MemoryServiceStore(self._check_open))
+        return found
+
+    @property
+    def schedules(self) -> MemoryScheduleStore:
+        """The in-memory store of schedules of this store (created on first use, then the same).
+
+        Once this store is closed, its operations raise :class:`StoreError`.
+        """
+        found: MemoryScheduleStore | None = self.__dict__.get("_schedule_store")
+        if found is None:
+            found = self.__dict__.setdefault(
+                "_schedule_store", MemoryScheduleStore(self._check_open)
+            )
+        return found
+
+    @property
+    def tokens(self) -> MemoryTokenStore:
+        """The in-memory store of API tokens (created on first use, then the same)."""
+        found: MemoryTokenStore | None = self.__dict__.get("_token_store")
+        if found is None:
+            found = self.__dict__.setdefault("_token_store", MemoryTokenStore(self._check_open))
+        return found
+
+    @property
+    def triggers(self) -> MemoryTriggerStore:
+        """The in-memory store of HTTP triggers (created on first use, then the same)."""
+        found: MemoryTriggerStore | None = self.__dict__.get("_trigger_store")
+        if found is None:
+            found = self.__dict__.setdefault("_trigger_store", MemoryTriggerStore(self._check_open))
         return found
 
     def close(self) -> None:

@@ -46,9 +46,12 @@ from stackflow.store.sqlite.rows import (
     row_to_request,
     row_to_workflow,
 )
+from stackflow.store.sqlite.schedules import SQLiteScheduleStore
 from stackflow.store.sqlite.schema import apply_migrations, load_migrations, split_statements
 from stackflow.store.sqlite.services import SQLiteServiceStore
 from stackflow.store.sqlite.stacks import SQLiteStackStore
+from stackflow.store.sqlite.tokens import SQLiteTokenStore
+from stackflow.store.sqlite.triggers import SQLiteTriggerStore
 from stackflow.store.sqlite.writer import Writer
 from stackflow.types import JSON
 
@@ -535,6 +538,40 @@ class SQLiteStore(Store):
         if found is None:
             found = self.__dict__.setdefault(
                 "_service_store", SQLiteServiceStore(self._writer, self._query)
+            )
+        return found
+
+    @property
+    def schedules(self) -> SQLiteScheduleStore:
+        """The store of schedules in this file (created on first use, then the same).
+
+        Its writes go through this store's writer (group commit), its reads through the
+        calling thread's reader connection.
+        """
+        found: SQLiteScheduleStore | None = self.__dict__.get("_schedule_store")
+        if found is None:
+            found = self.__dict__.setdefault(
+                "_schedule_store", SQLiteScheduleStore(self._writer, self._query)
+            )
+        return found
+
+    @property
+    def tokens(self) -> SQLiteTokenStore:
+        """The store of API tokens in this file (created on first use, then the same)."""
+        found: SQLiteTokenStore | None = self.__dict__.get("_token_store")
+        if found is None:
+            found = self.__dict__.setdefault(
+                "_token_store", SQLiteTokenStore(self._writer, self._query)
+            )
+        return found
+
+    @property
+    def triggers(self) -> SQLiteTriggerStore:
+        """The store of HTTP triggers in this file (created on first use, then the same)."""
+        found: SQLiteTriggerStore | None = self.__dict__.get("_trigger_store")
+        if found is None:
+            found = self.__dict__.setdefault(
+                "_trigger_store", SQLiteTriggerStore(self._writer, self._query)
             )
         return found
 
