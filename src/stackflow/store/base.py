@@ -13,7 +13,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from stackflow.types import JSON, JSONObject
 
@@ -258,6 +258,20 @@ def completed_ticket() -> CommitTicket:
     return ticket
 
 
+_Sub = TypeVar("_Sub")
+
+
+def kept_once(owner: Any, key: str, make: Callable[[], _Sub]) -> _Sub:
+    """Return the sub-store ``owner`` keeps under ``key``, made by ``make`` on first use.
+
+    Safe against a race of two first uses: both get the one that was kept first.
+    """
+    found: _Sub | None = owner.__dict__.get(key)
+    if found is None:
+        found = owner.__dict__.setdefault(key, make())
+    return found
+
+
 class Store(ABC):
     """Persistence of executions. Implementations: memory and SQLite (PostgreSQL later)."""
 
@@ -438,9 +452,7 @@ class Store(ABC):
         Raises:
             StoreError: This backend does not keep stacks.
         """
-        from stackflow.errors import StoreError
-
-        raise StoreError(f"{type(self).__name__} does not keep stacks")
+        raise _not_kept(self, "stacks")
 
     @property
     def services(self) -> ServiceStore:
@@ -449,9 +461,7 @@ class Store(ABC):
         Raises:
             StoreError: This backend does not keep services.
         """
-        from stackflow.errors import StoreError
-
-        raise StoreError(f"{type(self).__name__} does not keep services")
+        raise _not_kept(self, "services")
 
     @property
     def schedules(self) -> ScheduleStore:
@@ -460,9 +470,7 @@ class Store(ABC):
         Raises:
             StoreError: This backend does not keep schedules.
         """
-        from stackflow.errors import StoreError
-
-        raise StoreError(f"{type(self).__name__} does not keep schedules")
+        raise _not_kept(self, "schedules")
 
     @property
     def tokens(self) -> TokenStore:
@@ -471,9 +479,7 @@ class Store(ABC):
         Raises:
             StoreError: This backend does not keep tokens.
         """
-        from stackflow.errors import StoreError
-
-        raise StoreError(f"{type(self).__name__} does not keep tokens")
+        raise _not_kept(self, "tokens")
 
     @property
     def triggers(self) -> TriggerStore:
@@ -482,9 +488,7 @@ class Store(ABC):
         Raises:
             StoreError: This backend does not keep triggers.
         """
-        from stackflow.errors import StoreError
-
-        raise StoreError(f"{type(self).__name__} does not keep triggers")
+        raise _not_kept(self, "triggers")
 
     @abstractmethod
     def close(self) -> None:
@@ -495,3 +499,10 @@ class Store(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _not_kept(store: Store, what: str) -> Exception:
+    """Return the error for a backend that does not keep ``what``."""
+    from stackflow.errors import StoreError
+
+    return StoreError(f"{type(store).__name__} does not keep {what}")

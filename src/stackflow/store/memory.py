@@ -24,6 +24,7 @@ from stackflow.store.base import (
     Store,
     Transition,
     WorkflowVersion,
+    kept_once,
 )
 from stackflow.store.memory_schedules import MemoryScheduleStore
 from stackflow.store.memory_services import MemoryServiceStore
@@ -485,10 +486,7 @@ class MemoryStore(Store):
 
         Once this store is closed, its operations raise :class:`StoreError`.
         """
-        found: MemoryStackStore | None = self.__dict__.get("_stack_store")
-        if found is None:
-            found = self.__dict__.setdefault("_stack_store", MemoryStackStore(self._check_open))
-        return found
+        return kept_once(self, "_stack_store", lambda: MemoryStackStore(self._check_open))
 
     @property
     def services(self) -> MemoryServiceStore:
@@ -496,10 +494,7 @@ class MemoryStore(Store):
 
         Once this store is closed, its operations raise :class:`StoreError`.
         """
-        found: MemoryServiceStore | None = self.__dict__.get("_service_store")
-        if found is None:
-            found = self.__dict__.setdefault("_service_store", MemoryServiceStore(self._check_open))
-        return found
+        return kept_once(self, "_service_store", lambda: MemoryServiceStore(self._check_open))
 
     @property
     def schedules(self) -> MemoryScheduleStore:
@@ -507,28 +502,17 @@ class MemoryStore(Store):
 
         Once this store is closed, its operations raise :class:`StoreError`.
         """
-        found: MemoryScheduleStore | None = self.__dict__.get("_schedule_store")
-        if found is None:
-            found = self.__dict__.setdefault(
-                "_schedule_store", MemoryScheduleStore(self._check_open)
-            )
-        return found
+        return kept_once(self, "_schedule_store", lambda: MemoryScheduleStore(self._check_open))
 
     @property
     def tokens(self) -> MemoryTokenStore:
         """The in-memory store of API tokens (created on first use, then the same)."""
-        found: MemoryTokenStore | None = self.__dict__.get("_token_store")
-        if found is None:
-            found = self.__dict__.setdefault("_token_store", MemoryTokenStore(self._check_open))
-        return found
+        return kept_once(self, "_token_store", lambda: MemoryTokenStore(self._check_open))
 
     @property
     def triggers(self) -> MemoryTriggerStore:
         """The in-memory store of HTTP triggers (created on first use, then the same)."""
-        found: MemoryTriggerStore | None = self.__dict__.get("_trigger_store")
-        if found is None:
-            found = self.__dict__.setdefault("_trigger_store", MemoryTriggerStore(self._check_open))
-        return found
+        return kept_once(self, "_trigger_store", lambda: MemoryTriggerStore(self._check_open))
 
     def close(self) -> None:
         """Mark the store closed; later calls raise :class:`StoreError`."""

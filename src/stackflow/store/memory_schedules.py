@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Callable
 from dataclasses import replace
 
-from stackflow.errors import NotFoundError
+from stackflow.store.memory_tables import LockedStore, json_copy
 from stackflow.store.schedules import ScheduleRecord, ScheduleStore
 
 __all__ = ["MemoryScheduleStore"]
@@ -15,10 +13,10 @@ __all__ = ["MemoryScheduleStore"]
 
 def _copy(record: ScheduleRecord) -> ScheduleRecord:
     """Return ``record`` with a fresh spec tree (as a database round trip would)."""
-    return replace(record, spec=json.loads(json.dumps(record.spec)))
+    return replace(record, spec=json_copy(record.spec))
 
 
-class MemoryScheduleStore(ScheduleStore):
+class MemoryScheduleStore(LockedStore, ScheduleStore):
     """A thread-safe :class:`ScheduleStore` kept in memory (lost when the process ends).
 
     Args:
@@ -27,18 +25,12 @@ class MemoryScheduleStore(ScheduleStore):
     """
 
     def __init__(self, check_open: Callable[[], None] | None = None) -> None:
-        self._check_open = check_open
-        self._lock = threading.Lock()
+        super().__init__(check_open)
         self._schedules: dict[str, ScheduleRecord] = {}
-
-    def _checked(self) -> None:
-        if self._check_open is not None:
-            self._check_open()
 
     def put_schedule(self, record: ScheduleRecord) -> ScheduleRecord:
         """Create or replace a schedule (keeping ``created_at`` and ``last_fire_time``)."""
-        with self._lock:
-            self._checked()
+        with self._locked():
             old = self._schedules.get(record.name)
             stored = _copy(record)
             if old is not None:
@@ -48,28 +40,15 @@ class MemoryScheduleStore(ScheduleStore):
             self._schedules[record.name] = stored
             return _copy(stored)
 
-    def get_schedule(self, name: str) -> ScheduleRecord:
-        """Return a schedule.
-
-        Raises:
-            NotFoundError: No such schedule.
-        """
-        found = self.find_schedule(name)
-        if found is None:
-            raise NotFoundError(f"schedule {name!r} does not exist")
-        return found
-
     def find_schedule(self, name: str) -> ScheduleRecord | None:
         """Return a schedule, or None."""
-        with self._lock:
-            self._checked()
+        with self._locked():
             found = self._schedules.get(name)
             return None if found is None else _copy(found)
 
     def list_schedules(self, *, stack_name: str | None = None) -> list[ScheduleRecord]:
         """Return the schedules (of one stack when given), by name."""
-        with self._lock:
-            self._checked()
+        with self._locked():
             return [
                 _copy(record)
                 for _, record in sorted(self._schedules.items())
@@ -78,14 +57,12 @@ class MemoryScheduleStore(ScheduleStore):
 
     def delete_schedule(self, name: str) -> None:
         """Remove a schedule (no error when missing)."""
-        with self._lock:
-            self._checked()
+        with self._locked():
             self._schedules.pop(name, None)
 
     def advance(self, name: str, expected_last: float | None, new_last: float) -> bool:
         """Move the watermark if it is ``expected_last`` (compare and set)."""
-        with self._lock:
-            self._checked()
+        with self._locked():
             current = self._schedules.get(name)
             if current is None or current.last_fire_time != expected_last:
                 return False

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from stackflow.errors import ConflictError, NotFoundError
+from stackflow.store.leases import lease_is_free
+from stackflow.store.memory_tables import LockedStore
+from stackflow.store.memory_tables import json_copy as _copy
 from stackflow.store.services import (
     ReplicaRecord,
     ServiceRecord,
@@ -18,11 +18,6 @@ from stackflow.store.services import (
 )
 
 __all__ = ["MemoryServiceStore"]
-
-
-def _copy(value: Any) -> Any:
-    """Return ``value`` as a fresh JSON tree (as a database round trip would)."""
-    return json.loads(json.dumps(value))
 
 
 def _service_copy(record: ServiceRecord) -> ServiceRecord:
@@ -35,7 +30,7 @@ def _service_copy(record: ServiceRecord) -> ServiceRecord:
     )
 
 
-class MemoryServiceStore(ServiceStore):
+class MemoryServiceStore(LockedStore, ServiceStore):
     """A thread-safe :class:`ServiceStore` kept in memory (lost when the process ends).
 
     Args:
@@ -44,18 +39,10 @@ class MemoryServiceStore(ServiceStore):
     """
 
     def __init__(self, check_open: Callable[[], None] | None = None) -> None:
-        self._check_open = check_open
-        self._lock = threading.Lock()
+        super().__init__(check_open)
         self._services: dict[str, ServiceRecord] = {}
         self._replicas: dict[str, dict[str, ReplicaRecord]] = {}
         self._controllers: dict[str, float] = {}
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        with self._lock:
-            if self._check_open is not None:
-                self._check_open()
-            yield
 
     # -- services ------------------------------------------------------------------------------
 
@@ -76,17 +63,6 @@ class MemoryServiceStore(ServiceStore):
                 )
             self._services[record.name] = stored
             return _service_copy(stored)
-
-    def get_service(self, name: str) -> ServiceRecord:
-        """Return a service.
-
-        Raises:
-            NotFoundError: No such service.
-        """
-        found = self.find_service(name)
-        if found is None:
-            raise NotFoundError(f"service {name!r} does not exist")
-        return found
 
     def find_service(self, name: str) -> ServiceRecord | None:
         """Return a service like :meth:`get_service`, or None."""
@@ -179,16 +155,10 @@ class MemoryServiceStore(ServiceStore):
             current = self._services.get(name)
             if current is None:
                 return False
-            holder, expires = current.owner, current.lease_expires
-            free = (
-                holder is None
-                or holder == owner
-                or (expires is not None and expires <= now)
-                or (break_if is not None and break_if(holder))
-            )
+            free = lease_is_free(current.owner, current.lease_expires, owner, now, break_if)
             if free:
                 self._services[name] = replace(current, owner=owner, lease_expires=now + seconds)
-            return bool(free)
+            return free
 
     def release_service_lease(self, name: str, owner: str) -> None:
         """Release the lease if ``owner`` holds it."""

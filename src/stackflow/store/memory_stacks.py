@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from stackflow.errors import ConflictError, NotFoundError, StackNotFoundError
+from stackflow.store.leases import lease_is_free
+from stackflow.store.memory_tables import LockedStore
+from stackflow.store.memory_tables import json_copy as _copy
 from stackflow.store.stacks import (
     ChangeSetRecord,
     IntentRecord,
@@ -22,11 +22,6 @@ from stackflow.store.stacks import (
 )
 
 __all__ = ["MemoryStackStore"]
-
-
-def _copy(value: Any) -> Any:
-    """Return ``value`` as a fresh JSON tree (as a database round trip would)."""
-    return json.loads(json.dumps(value))
 
 
 def _stack_copy(record: StackRecord) -> StackRecord:
@@ -52,7 +47,7 @@ def _change_set_copy(record: ChangeSetRecord) -> ChangeSetRecord:
     return replace(record, parameters=_copy(record.parameters), changes=_copy(record.changes))
 
 
-class MemoryStackStore(StackStore):
+class MemoryStackStore(LockedStore, StackStore):
     """A thread-safe :class:`StackStore` kept in memory (lost when the process ends).
 
     Args:
@@ -61,8 +56,7 @@ class MemoryStackStore(StackStore):
     """
 
     def __init__(self, check_open: Callable[[], None] | None = None) -> None:
-        self._check_open = check_open
-        self._lock = threading.Lock()
+        super().__init__(check_open)
         self._stacks: dict[str, StackRecord] = {}
         self._resources: dict[str, dict[str, StackResourceRecord]] = {}
         self._events: dict[str, list[StackEvent]] = {}
@@ -70,13 +64,6 @@ class MemoryStackStore(StackStore):
         self._intents: dict[str, dict[int, IntentRecord]] = {}
         self._exports: dict[str, tuple[str, Any]] = {}
         self._imports: dict[str, set[str]] = {}
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        with self._lock:
-            if self._check_open is not None:
-                self._check_open()
-            yield
 
     # -- helpers (call with the lock held) -----------------------------------------------------
 
@@ -115,17 +102,6 @@ class MemoryStackStore(StackStore):
                 raise ConflictError(f"a stack named {record.name!r} already exists")
             self._stacks[record.stack_id] = stored
         return _stack_copy(stored)
-
-    def get_stack(self, name_or_id: str) -> StackRecord:
-        """Return a stack: any stack by id, or the live stack with this name.
-
-        Raises:
-            StackNotFoundError: No such stack.
-        """
-        record = self.find_stack(name_or_id)
-        if record is None:
-            raise StackNotFoundError(f"stack {name_or_id!r} does not exist")
-        return record
 
     def find_stack(self, name_or_id: str) -> StackRecord | None:
         """Return a stack like :meth:`get_stack`, or None when there is none."""
@@ -188,13 +164,7 @@ class MemoryStackStore(StackStore):
         """
         with self._locked():
             record = self._by_id(stack_id)
-            holder = record.lock_owner
-            free = (
-                holder is None
-                or holder == owner
-                or (record.lock_expires is not None and record.lock_expires <= now)
-                or (break_if is not None and break_if(holder))
-            )
+            free = lease_is_free(record.lock_owner, record.lock_expires, owner, now, break_if)
             if free:
                 self._stacks[stack_id] = replace(
                     record, lock_owner=owner, lock_expires=now + lease_seconds

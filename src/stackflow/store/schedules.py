@@ -17,6 +17,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
+from stackflow.errors import NotFoundError
+
 __all__ = ["ScheduleRecord", "ScheduleStore"]
 
 
@@ -54,13 +56,16 @@ class ScheduleStore(ABC):
         moves the watermark).
         """
 
-    @abstractmethod
     def get_schedule(self, name: str) -> ScheduleRecord:
         """Return a schedule.
 
         Raises:
             NotFoundError: No such schedule.
         """
+        found = self.find_schedule(name)
+        if found is None:
+            raise NotFoundError(f"schedule {name!r} does not exist")
+        return found
 
     @abstractmethod
     def find_schedule(self, name: str) -> ScheduleRecord | None:

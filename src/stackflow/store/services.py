@@ -19,6 +19,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from stackflow.errors import NotFoundError
+
 __all__ = [
     "REPLICA_STATES",
     "ROLLOUT_STATUSES",
@@ -192,13 +194,16 @@ class ServiceStore(ABC):
         is ignored). A replaced service keeps its lease (owner and expiry) and its replicas.
         """
 
-    @abstractmethod
     def get_service(self, name: str) -> ServiceRecord:
         """Return a service (deleted ones too, until they are removed).
 
         Raises:
             NotFoundError: No such service.
         """
+        found = self.find_service(name)
+        if found is None:
+            raise NotFoundError(f"service {name!r} does not exist")
+        return found
 
     @abstractmethod
     def find_service(self, name: str) -> ServiceRecord | None:

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
+from stackflow.errors import StackNotFoundError
+
 __all__ = [
     "UPDATABLE_FIELDS",
     "ChangeSetRecord",
@@ -235,13 +237,16 @@ class StackStore(ABC):
             ConflictError: A live stack has the same name, or a stack has the same id.
         """
 
-    @abstractmethod
     def get_stack(self, name_or_id: str) -> StackRecord:
         """Return a stack: any stack by id, or the live stack with this name.
 
         Raises:
             StackNotFoundError: No such stack.
         """
+        found = self.find_stack(name_or_id)
+        if found is None:
+            raise StackNotFoundError(f"stack {name_or_id!r} does not exist")
+        return found
 
     @abstractmethod
     def find_stack(self, name_or_id: str) -> StackRecord | None:

@@ -15,6 +15,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from stackflow.errors import NotFoundError
+
 __all__ = ["AUTH_TYPES", "TriggerRecord", "TriggerStore"]
 
 #: How callers of a hook authenticate.
@@ -61,13 +63,16 @@ class TriggerStore(ABC):
         Replacing keeps the stored ``created_at``.
         """
 
-    @abstractmethod
     def get_trigger(self, name: str) -> TriggerRecord:
         """Return a trigger.
 
         Raises:
             NotFoundError: No such trigger.
         """
+        found = self.find_trigger(name)
+        if found is None:
+            raise NotFoundError(f"trigger {name!r} does not exist")
+        return found
 
     @abstractmethod
     def find_trigger(self, name: str) -> TriggerRecord | None:

@@ -7,36 +7,23 @@ compare-and-set on the watermark) is atomic even across processes sharing the fi
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from stackflow.errors import NotFoundError
 from stackflow.store.schedules import ScheduleRecord, ScheduleStore
-from stackflow.store.sqlite.stacks import Query, _Table
-from stackflow.store.sqlite.writer import Writer
+from stackflow.store.sqlite.tables import Table, WriterStore
 
 __all__ = ["SQLiteScheduleStore"]
 
-T = TypeVar("T")
-
-_SCHEDULES = _Table("schedules", ScheduleRecord, ("spec",))
+_SCHEDULES = Table("schedules", ScheduleRecord, ("spec",))
 
 
-class SQLiteScheduleStore(ScheduleStore):
+class SQLiteScheduleStore(WriterStore, ScheduleStore):
     """A :class:`ScheduleStore` in the SQLite store's file.
 
     Args:
         writer: The store's single writer (every write runs in its group commit).
         query: Runs a read on the calling thread's reader connection.
     """
-
-    def __init__(self, writer: Writer, query: Query) -> None:
-        self._writer = writer
-        self._query = query
-
-    def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        result: T = self._writer.call(fn)
-        return result
 
     def put_schedule(self, record: ScheduleRecord) -> ScheduleRecord:
         """Create or replace a schedule (keeping ``created_at`` and ``last_fire_time``)."""
@@ -53,17 +40,6 @@ class SQLiteScheduleStore(ScheduleStore):
 
         self._call(put)
         return self.get_schedule(record.name)
-
-    def get_schedule(self, name: str) -> ScheduleRecord:
-        """Return a schedule.
-
-        Raises:
-            NotFoundError: No such schedule.
-        """
-        found = self.find_schedule(name)
-        if found is None:
-            raise NotFoundError(f"schedule {name!r} does not exist")
-        return found
 
     def find_schedule(self, name: str) -> ScheduleRecord | None:
         """Return a schedule, or None."""

@@ -9,24 +9,22 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any
 
-from stackflow.errors import ConflictError, NotFoundError, StoreError
+from stackflow.errors import ConflictError, NotFoundError
+from stackflow.store.leases import lease_is_free
 from stackflow.store.services import (
     ReplicaRecord,
     ServiceRecord,
     ServiceStore,
     check_service_fields,
 )
-from stackflow.store.sqlite.stacks import Query, _Carried, _Table
-from stackflow.store.sqlite.writer import Writer
+from stackflow.store.sqlite.tables import Table, WriterStore, execute
 
 __all__ = ["SQLiteServiceStore"]
 
-T = TypeVar("T")
-
-_SERVICES = _Table("services", ServiceRecord, ("spec", "previous_spec", "rollout"))
-_REPLICAS = _Table("service_replicas", ReplicaRecord)
+_SERVICES = Table("services", ServiceRecord, ("spec", "previous_spec", "rollout"))
+_REPLICAS = Table("service_replicas", ReplicaRecord)
 _SERVICE_UPDATE = (
     f"UPDATE services SET {', '.join(c + ' = ?' for c in _SERVICES.fields[1:])} WHERE name = ?"
 )
@@ -44,34 +42,13 @@ def _load_service(conn: sqlite3.Connection, name: str) -> ServiceRecord | None:
     return None if row is None else _service_from_row(row)
 
 
-class SQLiteServiceStore(ServiceStore):
+class SQLiteServiceStore(WriterStore, ServiceStore):
     """A :class:`ServiceStore` in the SQLite store's file.
 
     Args:
         writer: The store's single writer (every write runs in its group commit).
         query: Runs a read on the calling thread's reader connection.
     """
-
-    def __init__(self, writer: Writer, query: Query) -> None:
-        self._writer = writer
-        self._query = query
-
-    def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` in the writer; errors of any kind roll ``fn`` back and reach the caller."""
-
-        def run(conn: sqlite3.Connection) -> T:
-            try:
-                return fn(conn)
-            except (StoreError, sqlite3.Error):
-                raise
-            except Exception as exc:
-                raise _Carried(exc) from exc
-
-        try:
-            result: T = self._writer.call(run)
-        except _Carried as carried:
-            raise carried.original from None
-        return result
 
     # -- services ------------------------------------------------------------------------------
 
@@ -99,17 +76,6 @@ class SQLiteServiceStore(ServiceStore):
 
         self._call(put)
         return self.get_service(record.name)
-
-    def get_service(self, name: str) -> ServiceRecord:
-        """Return a service.
-
-        Raises:
-            NotFoundError: No such service.
-        """
-        found = self.find_service(name)
-        if found is None:
-            raise NotFoundError(f"service {name!r} does not exist")
-        return found
 
     def find_service(self, name: str) -> ServiceRecord | None:
         """Return a service like :meth:`get_service`, or None."""
@@ -229,26 +195,20 @@ class SQLiteServiceStore(ServiceStore):
             ).fetchone()
             if row is None:
                 return False
-            holder, expires = row
-            free = (
-                holder is None
-                or holder == owner
-                or (expires is not None and expires <= now)
-                or (break_if is not None and break_if(holder))
-            )
+            free = lease_is_free(row[0], row[1], owner, now, break_if)
             if free:
                 conn.execute(
                     "UPDATE services SET owner = ?, lease_expires = ? WHERE name = ?",
                     (owner, now + seconds, name),
                 )
-            return bool(free)
+            return free
 
         return self._call(acquire)
 
     def release_service_lease(self, name: str, owner: str) -> None:
         """Release the lease if ``owner`` holds it."""
         self._call(
-            _execute(
+            execute(
                 "UPDATE services SET owner = NULL, lease_expires = NULL"
                 " WHERE name = ? AND owner = ?",
                 (name, owner),
@@ -260,7 +220,7 @@ class SQLiteServiceStore(ServiceStore):
     def heartbeat(self, owner: str, now: float, seconds: float) -> None:
         """Record that controller ``owner`` is alive until ``now + seconds``."""
         self._call(
-            _execute(
+            execute(
                 "INSERT INTO service_controllers (owner, expires, heartbeat_at) VALUES (?, ?, ?)"
                 " ON CONFLICT (owner) DO UPDATE SET expires = excluded.expires,"
                 " heartbeat_at = excluded.heartbeat_at",
@@ -270,7 +230,7 @@ class SQLiteServiceStore(ServiceStore):
 
     def remove_controller(self, owner: str) -> None:
         """Forget controller ``owner``."""
-        self._call(_execute("DELETE FROM service_controllers WHERE owner = ?", (owner,)))
+        self._call(execute("DELETE FROM service_controllers WHERE owner = ?", (owner,)))
 
     def live_controllers(self, now: float) -> list[str]:
         """Return the controllers whose heartbeat has not expired at ``now``, sorted."""
@@ -278,12 +238,3 @@ class SQLiteServiceStore(ServiceStore):
             "SELECT owner FROM service_controllers WHERE expires > ? ORDER BY owner", (now,)
         )
         return [row[0] for row in rows]
-
-
-def _execute(sql: str, params: Sequence[Any]) -> Callable[[sqlite3.Connection], None]:
-    """Return a writer function that runs one statement."""
-
-    def run(conn: sqlite3.Connection) -> None:
-        conn.execute(sql, params)
-
-    return run

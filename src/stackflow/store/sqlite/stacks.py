@@ -3,20 +3,22 @@
 Every write is a function run by :meth:`Writer.call` inside the writer's next group commit (under
 a savepoint), so a compare-and-set (a version check, a lock) is atomic even across processes
 sharing the file. Errors that are not :class:`StoreError` (``StackNotFoundError``, an error of a
-``break_if`` callback) are carried out of the writer and raised to the caller unchanged.
+``break_if`` callback) are carried out of the writer and raised to the caller unchanged (see
+:class:`~stackflow.store.sqlite.tables.WriterStore`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-from stackflow.errors import ConflictError, NotFoundError, StackNotFoundError, StoreError
+from stackflow.errors import ConflictError, NotFoundError, StackNotFoundError
+from stackflow.store.leases import lease_is_free
 from stackflow.store.sqlite.rows import decode_json, encode_json
-from stackflow.store.sqlite.writer import Writer
+from stackflow.store.sqlite.tables import Query as Query  # importable here as before
+from stackflow.store.sqlite.tables import Table, WriterStore, execute
 from stackflow.store.stacks import (
     ChangeSetRecord,
     IntentRecord,
@@ -30,79 +32,19 @@ from stackflow.store.stacks import (
 
 __all__ = ["SQLiteStackStore"]
 
-T = TypeVar("T")
-R = TypeVar("R")
-
-#: Runs a read query on the calling thread's reader connection and returns every row.
-Query = Callable[[str, tuple[Any, ...]], list[Any]]
-
-
-class _Table(Generic[R]):
-    """How records of one dataclass map to the rows of a table (columns named as the fields).
-
-    Args:
-        name: The table.
-        cls: The record class.
-        json_fields: Fields stored as JSON text.
-    """
-
-    def __init__(self, name: str, cls: type[R], json_fields: Iterable[str] = ()) -> None:
-        self.name = name
-        self._cls: Callable[..., R] = cls
-        self.fields = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
-        self.columns = ", ".join(self.fields)
-        self.marks = ",".join("?" * len(self.fields))
-        self._json = frozenset(json_fields)
-
-    def row(self, record: R) -> tuple[Any, ...]:
-        """Return the column values of ``record``, in :attr:`fields` order."""
-        values: list[Any] = []
-        for name in self.fields:
-            value = getattr(record, name)
-            if isinstance(value, set | frozenset):
-                value = encode_json(sorted(value))
-            elif name in self._json:
-                value = encode_json(value)
-            values.append(value)
-        return tuple(values)
-
-    def record(self, row: Sequence[Any]) -> R:
-        """Return the record of a row read with :attr:`columns`."""
-        values = dict(zip(self.fields, row, strict=True))
-        for name in self._json:
-            values[name] = decode_json(values[name])
-        return self._cls(**values)
-
 
 def _stack_from_row(row: Sequence[Any]) -> StackRecord:
     record = _STACKS.record(row)
     return replace(record, no_echo=frozenset(record.no_echo), deleted=bool(record.deleted))
 
 
-_STACKS = _Table("stacks", StackRecord, ("parameters", "no_echo", "outputs"))
-_RESOURCES = _Table(
+_STACKS = Table("stacks", StackRecord, ("parameters", "no_echo", "outputs"))
+_RESOURCES = Table(
     "stack_resources", StackResourceRecord, ("properties", "attributes", "depends_on")
 )
-_EVENTS = _Table("stack_events", StackEvent)
-_CHANGE_SETS = _Table("change_sets", ChangeSetRecord, ("parameters", "changes"))
-_INTENTS = _Table("stack_intents", IntentRecord, ("data",))
-
-
-class _Carried(StoreError):
-    """Carries an error that is not a :class:`StoreError` out of the writer (after rollback)."""
-
-    def __init__(self, original: Exception) -> None:
-        super().__init__(str(original))
-        self.original = original
-
-
-def _execute(sql: str, params: Sequence[Any]) -> Callable[[sqlite3.Connection], None]:
-    """Return a writer function that runs one statement."""
-
-    def run(conn: sqlite3.Connection) -> None:
-        conn.execute(sql, params)
-
-    return run
+_EVENTS = Table("stack_events", StackEvent)
+_CHANGE_SETS = Table("change_sets", ChangeSetRecord, ("parameters", "changes"))
+_INTENTS = Table("stack_intents", IntentRecord, ("data",))
 
 
 def _load_stack(conn: sqlite3.Connection, stack_id: str) -> StackRecord:
@@ -123,7 +65,7 @@ def _check_live_name(conn: sqlite3.Connection, name: str, stack_id: str) -> None
         raise ConflictError(f"a stack named {name!r} already exists")
 
 
-class SQLiteStackStore(StackStore):
+class SQLiteStackStore(WriterStore, StackStore):
     """A :class:`StackStore` in the SQLite store's file.
 
     Args:
@@ -131,29 +73,6 @@ class SQLiteStackStore(StackStore):
         query: Runs a read on the calling thread's reader connection (raises
             :class:`StoreError` when the store is closed or the query fails).
     """
-
-    def __init__(self, writer: Writer, query: Query) -> None:
-        self._writer = writer
-        self._query = query
-
-    def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` in the writer; errors of any kind roll ``fn`` back and reach the caller."""
-
-        def run(conn: sqlite3.Connection) -> T:
-            try:
-                return fn(conn)
-            except StoreError:
-                raise
-            except sqlite3.Error:
-                raise
-            except Exception as exc:
-                raise _Carried(exc) from exc
-
-        try:
-            result: T = self._writer.call(run)
-        except _Carried as carried:
-            raise carried.original from None
-        return result
 
     # -- stacks --------------------------------------------------------------------------------
 
@@ -177,17 +96,6 @@ class SQLiteStackStore(StackStore):
 
         self._call(create)
         return self.get_stack(record.stack_id)
-
-    def get_stack(self, name_or_id: str) -> StackRecord:
-        """Return a stack: any stack by id, or the live stack with this name.
-
-        Raises:
-            StackNotFoundError: No such stack.
-        """
-        record = self.find_stack(name_or_id)
-        if record is None:
-            raise StackNotFoundError(f"stack {name_or_id!r} does not exist")
-        return record
 
     def find_stack(self, name_or_id: str) -> StackRecord | None:
         """Return a stack like :meth:`get_stack`, or None when there is none."""
@@ -269,19 +177,13 @@ class SQLiteStackStore(StackStore):
             ).fetchone()
             if row is None:
                 raise StackNotFoundError(f"no stack with id {stack_id!r}")
-            holder, expires = row
-            free = (
-                holder is None
-                or holder == owner
-                or (expires is not None and expires <= now)
-                or (break_if is not None and break_if(holder))
-            )
+            free = lease_is_free(row[0], row[1], owner, now, break_if)
             if free:
                 conn.execute(
                     "UPDATE stacks SET lock_owner = ?, lock_expires = ? WHERE stack_id = ?",
                     (owner, now + lease_seconds, stack_id),
                 )
-            return bool(free)
+            return free
 
         return self._call(acquire)
 
@@ -334,12 +236,12 @@ class SQLiteStackStore(StackStore):
             " ON CONFLICT (stack_id, logical_id) DO UPDATE SET "
             + ", ".join(f"{c} = excluded.{c}" for c in _RESOURCES.fields[2:])
         )
-        self._call(_execute(sql, row))
+        self._call(execute(sql, row))
 
     def delete_resource(self, stack_id: str, logical_id: str) -> None:
         """Forget a resource of a stack (no error when it is not recorded)."""
         self._call(
-            _execute(
+            execute(
                 "DELETE FROM stack_resources WHERE stack_id = ? AND logical_id = ?",
                 (stack_id, logical_id),
             )
@@ -400,7 +302,7 @@ class SQLiteStackStore(StackStore):
             f"INSERT OR REPLACE INTO change_sets ({_CHANGE_SETS.columns})"
             f" VALUES ({_CHANGE_SETS.marks})"
         )
-        self._call(_execute(sql, row))
+        self._call(execute(sql, row))
 
     def get_change_set(self, change_set_id: str) -> ChangeSetRecord:
         """Return one change set.
@@ -448,7 +350,7 @@ class SQLiteStackStore(StackStore):
         """Insert or replace the intent ``(record.operation_id, record.seq)``."""
         row = _INTENTS.row(record)
         sql = f"INSERT OR REPLACE INTO stack_intents ({_INTENTS.columns}) VALUES ({_INTENTS.marks})"
-        self._call(_execute(sql, row))
+        self._call(execute(sql, row))
 
     def list_intents(self, operation_id: str) -> list[IntentRecord]:
         """Return the operation's intents by ``seq``."""

@@ -33,6 +33,7 @@ from stackflow.store.base import (
     Store,
     Transition,
     WorkflowVersion,
+    kept_once,
 )
 from stackflow.store.sqlite import ops
 from stackflow.store.sqlite.rows import (
@@ -520,12 +521,7 @@ class SQLiteStore(Store):
         Its writes go through this store's writer (group commit), its reads through the
         calling thread's reader connection.
         """
-        found: SQLiteStackStore | None = self.__dict__.get("_stack_store")
-        if found is None:
-            found = self.__dict__.setdefault(
-                "_stack_store", SQLiteStackStore(self._writer, self._query)
-            )
-        return found
+        return kept_once(self, "_stack_store", lambda: SQLiteStackStore(self._writer, self._query))
 
     @property
     def services(self) -> SQLiteServiceStore:
@@ -534,12 +530,9 @@ class SQLiteStore(Store):
         Its writes go through this store's writer (group commit), its reads through the
         calling thread's reader connection.
         """
-        found: SQLiteServiceStore | None = self.__dict__.get("_service_store")
-        if found is None:
-            found = self.__dict__.setdefault(
-                "_service_store", SQLiteServiceStore(self._writer, self._query)
-            )
-        return found
+        return kept_once(
+            self, "_service_store", lambda: SQLiteServiceStore(self._writer, self._query)
+        )
 
     @property
     def schedules(self) -> SQLiteScheduleStore:
@@ -548,32 +541,21 @@ class SQLiteStore(Store):
         Its writes go through this store's writer (group commit), its reads through the
         calling thread's reader connection.
         """
-        found: SQLiteScheduleStore | None = self.__dict__.get("_schedule_store")
-        if found is None:
-            found = self.__dict__.setdefault(
-                "_schedule_store", SQLiteScheduleStore(self._writer, self._query)
-            )
-        return found
+        return kept_once(
+            self, "_schedule_store", lambda: SQLiteScheduleStore(self._writer, self._query)
+        )
 
     @property
     def tokens(self) -> SQLiteTokenStore:
         """The store of API tokens in this file (created on first use, then the same)."""
-        found: SQLiteTokenStore | None = self.__dict__.get("_token_store")
-        if found is None:
-            found = self.__dict__.setdefault(
-                "_token_store", SQLiteTokenStore(self._writer, self._query)
-            )
-        return found
+        return kept_once(self, "_token_store", lambda: SQLiteTokenStore(self._writer, self._query))
 
     @property
     def triggers(self) -> SQLiteTriggerStore:
         """The store of HTTP triggers in this file (created on first use, then the same)."""
-        found: SQLiteTriggerStore | None = self.__dict__.get("_trigger_store")
-        if found is None:
-            found = self.__dict__.setdefault(
-                "_trigger_store", SQLiteTriggerStore(self._writer, self._query)
-            )
-        return found
+        return kept_once(
+            self, "_trigger_store", lambda: SQLiteTriggerStore(self._writer, self._query)
+        )
 
     # -- lifecycle -----------------------------------------------------------------------------
 

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from stackflow.errors import ConflictError, NotFoundError
-from stackflow.store.sqlite.stacks import Query
-from stackflow.store.sqlite.writer import Writer
+from stackflow.store.sqlite.tables import WriterStore
 from stackflow.store.tokens import TokenRecord, TokenStore, check_token_record
 
 __all__ = ["SQLiteTokenStore"]
@@ -20,17 +19,13 @@ def _record(row: Sequence[Any]) -> TokenRecord:
     return TokenRecord(*row)
 
 
-class SQLiteTokenStore(TokenStore):
+class SQLiteTokenStore(WriterStore, TokenStore):
     """A :class:`TokenStore` in the SQLite store's file (table ``api_tokens``).
 
     Args:
         writer: The store's single writer (every write runs in its group commit).
         query: Runs a read on the calling thread's reader connection.
     """
-
-    def __init__(self, writer: Writer, query: Query) -> None:
-        self._writer = writer
-        self._query = query
 
     def add_token(self, record: TokenRecord) -> TokenRecord:
         """Store a new token (see :meth:`TokenStore.add_token`)."""

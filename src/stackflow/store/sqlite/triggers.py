@@ -3,37 +3,23 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
-from typing import TypeVar
 
-from stackflow.errors import NotFoundError
-from stackflow.store.sqlite.stacks import Query, _Table
-from stackflow.store.sqlite.writer import Writer
+from stackflow.store.sqlite.tables import Table, WriterStore
 from stackflow.store.triggers import TriggerRecord, TriggerStore
 
 __all__ = ["SQLiteTriggerStore"]
 
-T = TypeVar("T")
-
-_TRIGGERS = _Table("triggers", TriggerRecord)
+_TRIGGERS = Table("triggers", TriggerRecord)
 _UPDATED = ("workflow", "auth_type", "secret", "header", "algorithm", "stack_name", "logical_id")
 
 
-class SQLiteTriggerStore(TriggerStore):
+class SQLiteTriggerStore(WriterStore, TriggerStore):
     """A :class:`TriggerStore` in the SQLite store's file.
 
     Args:
         writer: The store's single writer (every write runs in its group commit).
         query: Runs a read on the calling thread's reader connection.
     """
-
-    def __init__(self, writer: Writer, query: Query) -> None:
-        self._writer = writer
-        self._query = query
-
-    def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        result: T = self._writer.call(fn)
-        return result
 
     def put_trigger(self, record: TriggerRecord) -> TriggerRecord:
         """Create or replace a trigger (keeping ``created_at``)."""
@@ -49,17 +35,6 @@ class SQLiteTriggerStore(TriggerStore):
 
         self._call(put)
         return self.get_trigger(record.name)
-
-    def get_trigger(self, name: str) -> TriggerRecord:
-        """Return a trigger.
-
-        Raises:
-            NotFoundError: No such trigger.
-        """
-        found = self.find_trigger(name)
-        if found is None:
-            raise NotFoundError(f"trigger {name!r} does not exist")
-        return found
 
     def find_trigger(self, name: str) -> TriggerRecord | None:
         """Return a trigger, or None."""
