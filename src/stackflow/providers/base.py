@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Protocol
 import jsonschema
 
 from stackflow.errors import Problem, SourceLocation
+from stackflow.template.model import Unknown, contains_unknown
 from stackflow.workflow.asl.loader import join_pointer
 
 
@@ -234,48 +235,15 @@ def _top_names(pointers: Any) -> frozenset[str]:
     return frozenset(names)
 
 
-_UNKNOWN_TYPE: list[type] = []
-
-
-def _unknown_type() -> type | None:
-    """Return the template's ``Unknown`` class (imported lazily, cached)."""
-    if not _UNKNOWN_TYPE:
-        import importlib
-
-        for module_name in ("stackflow.template", "stackflow.template.model"):
-            try:
-                found = getattr(importlib.import_module(module_name), "Unknown", None)
-            except ImportError:
-                continue
-            if isinstance(found, type):
-                _UNKNOWN_TYPE.append(found)
-                break
-    return _UNKNOWN_TYPE[0] if _UNKNOWN_TYPE else None
-
-
 def _is_unknown(value: Any) -> bool:
     """Tell whether a value is the template's KNOWN_AFTER_APPLY placeholder."""
-    unknown = _unknown_type()
-    return unknown is not None and isinstance(value, unknown)
+    return isinstance(value, Unknown)
 
 
 #: JSON-schema keywords that judge an object's keys, not its values.
 _KEY_VALIDATORS = frozenset(
     {"required", "additionalProperties", "propertyNames", "dependencies", "dependentRequired"}
 )
-
-
-def _contains_unknown(value: Any) -> bool:
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if _is_unknown(item):
-            return True
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
-    return False
 
 
 def _path_hits_unknown(instance: Any, path: Any) -> bool:
@@ -357,7 +325,7 @@ class ResourceSchema:
             if _path_hits_unknown(properties, path):
                 continue
             # Errors about which keys are present hold whatever the values are.
-            if error.validator not in _KEY_VALIDATORS and _contains_unknown(error.instance):
+            if error.validator not in _KEY_VALIDATORS and contains_unknown(error.instance):
                 continue
             where = join_pointer(pointer, *path)
             if error.validator == "additionalProperties" and isinstance(error.instance, dict):

@@ -13,7 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from stackflow.errors import ProviderError
-from stackflow.providers.base import HandlerErrorCode, ResourceRequest
+from stackflow.providers.base import (
+    HandlerErrorCode,
+    ProgressEvent,
+    ProviderContext,
+    ResourceRequest,
+)
 
 #: JSON schema fragment of a Unix mode given as an octal string.
 MODE_SCHEMA: dict[str, Any] = {
@@ -33,6 +38,67 @@ def invalid(message: str) -> ProviderError:
         The error (to raise).
     """
     return ProviderError(message, HandlerErrorCode.InvalidRequest)
+
+
+def stack_resource_name(request: ResourceRequest) -> str:
+    """Return a named resource's name: ``Name``, the physical id, or ``<stack>-<logical id>``.
+
+    Args:
+        request: The request.
+    """
+    name = request.properties.get("Name") or request.physical_id
+    return str(name or f"{request.stack_name}-{request.logical_id}")
+
+
+def whole_store(context: ProviderContext, type_name: str) -> Any:
+    """Return the engine's whole store reachable from the context, or fail clearly.
+
+    Args:
+        context: The provider context.
+        type_name: The resource type asking (for the message).
+
+    Raises:
+        ProviderError: InternalFailure when the stacks engine passed no store.
+    """
+    store = context.store or getattr(context.workflows, "store", None)
+    if store is None:
+        raise ProviderError(
+            f"{type_name} needs the store, but the stacks engine passed none "
+            "(ProviderContext.store)",
+            HandlerErrorCode.InternalFailure,
+        )
+    return store
+
+
+def name_taken(
+    existing: Any, request: ResourceRequest, what: str, name: str
+) -> ProgressEvent | None:
+    """Fail a create whose name another resource (or no stack) holds already.
+
+    Args:
+        existing: The stored record of that name (with ``stack_name`` and ``logical_id``), or
+            None.
+        request: The create request.
+        what: The kind with its article, e.g. ``a schedule``.
+        name: The name.
+
+    Returns:
+        A FAILED ``AlreadyExists`` event, or None when the name is free or this resource's own.
+    """
+    if existing is None or (existing.stack_name, existing.logical_id) == (
+        request.stack_name,
+        request.logical_id,
+    ):
+        return None
+    owner = (
+        f"{existing.logical_id} of stack {existing.stack_name}"
+        if existing.stack_name
+        else "not from a stack"
+    )
+    return ProgressEvent.failed(
+        f"{what} named {name!r} exists already ({owner})",
+        HandlerErrorCode.AlreadyExists,
+    )
 
 
 def resolve_path(request: ResourceRequest, value: Any, name: str = "Path") -> Path:
@@ -55,6 +121,17 @@ def resolve_path(request: ResourceRequest, value: Any, name: str = "Path") -> Pa
     if not path.is_absolute():
         path = Path(request.base_dir) / path
     return Path(os.path.normpath(os.path.abspath(path)))
+
+
+def physical_path(request: ResourceRequest) -> Path:
+    """Return the path a file-like resource lives at: its physical id, else its ``Path``.
+
+    Args:
+        request: The request.
+    """
+    if request.physical_id:
+        return Path(request.physical_id)
+    return resolve_path(request, request.properties.get("Path"))
 
 
 def parse_mode(value: Any, name: str = "Mode") -> int | None:

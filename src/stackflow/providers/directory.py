@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
 from typing import Any
 
 from stackflow.providers.base import (
@@ -29,7 +28,14 @@ from stackflow.providers.base import (
     ResourceRequest,
     ResourceSchema,
 )
-from stackflow.providers.common import MODE_SCHEMA, invalid, parse_mode, resolve_path, show_mode
+from stackflow.providers.common import (
+    MODE_SCHEMA,
+    invalid,
+    parse_mode,
+    physical_path,
+    resolve_path,
+    show_mode,
+)
 
 SCHEMA = ResourceSchema.from_dict(
     {
@@ -85,7 +91,7 @@ class DirectoryProvider(Provider):
 
     def delete(self, request: ResourceRequest, context: ProviderContext) -> ProgressEvent:
         """Remove the folder: only when empty, unless DeleteContents is true."""
-        path = _path_of(request)
+        path = physical_path(request)
         if not path.exists() and not path.is_symlink():
             return ProgressEvent.success(str(path))
         if not path.is_dir() or path.is_symlink():
@@ -107,7 +113,7 @@ class DirectoryProvider(Provider):
 
     def read(self, request: ResourceRequest, context: ProviderContext) -> ReadResult | None:
         """Report whether the folder exists and its actual Mode."""
-        path = _path_of(request)
+        path = physical_path(request)
         if not path.is_dir():
             return None
         props = request.properties
@@ -115,9 +121,3 @@ class DirectoryProvider(Provider):
         if "Mode" in props:
             actual["Mode"] = show_mode(path.stat().st_mode & 0o777, props["Mode"])
         return ReadResult(actual, {"Path": str(path)})
-
-
-def _path_of(request: ResourceRequest) -> Path:
-    if request.physical_id:
-        return Path(request.physical_id)
-    return resolve_path(request, request.properties.get("Path"))

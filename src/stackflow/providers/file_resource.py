@@ -17,8 +17,6 @@ Deleting a file that is already gone succeeds.
 from __future__ import annotations
 
 import hashlib
-import os
-from pathlib import Path
 from typing import Any
 
 from stackflow.providers.base import (
@@ -29,7 +27,14 @@ from stackflow.providers.base import (
     ResourceRequest,
     ResourceSchema,
 )
-from stackflow.providers.common import MODE_SCHEMA, atomic_write, invalid, parse_mode, resolve_path
+from stackflow.providers.common import (
+    MODE_SCHEMA,
+    atomic_write,
+    invalid,
+    parse_mode,
+    physical_path,
+    resolve_path,
+)
 from stackflow.providers.common import show_mode as _show_mode
 
 SCHEMA = ResourceSchema.from_dict(
@@ -90,8 +95,6 @@ def _write(request: ResourceRequest) -> ProgressEvent:
     if path.is_dir():
         raise invalid(f"Path {path} is a directory")
     atomic_write(path, data, mode)
-    if mode is not None:
-        os.chmod(path, mode)
     return ProgressEvent.success(
         str(path), {"Path": str(path), "Sha256": hashlib.sha256(data).hexdigest()}
     )
@@ -112,7 +115,7 @@ class FileProvider(Provider):
 
     def delete(self, request: ResourceRequest, context: ProviderContext) -> ProgressEvent:
         """Remove the file; a missing file is success."""
-        path = _path_of(request)
+        path = physical_path(request)
         try:
             path.unlink()
         except FileNotFoundError:
@@ -123,7 +126,7 @@ class FileProvider(Provider):
 
     def read(self, request: ResourceRequest, context: ProviderContext) -> ReadResult | None:
         """Read the file's actual content and mode."""
-        path = _path_of(request)
+        path = physical_path(request)
         try:
             data = path.read_bytes()
             mode = path.stat().st_mode & 0o777
@@ -145,9 +148,3 @@ class FileProvider(Provider):
             actual["Mode"] = _show_mode(mode, props["Mode"])
         attributes = {"Path": str(path), "Sha256": hashlib.sha256(data).hexdigest()}
         return ReadResult(actual, attributes)
-
-
-def _path_of(request: ResourceRequest) -> Path:
-    if request.physical_id:
-        return Path(request.physical_id)
-    return resolve_path(request, request.properties.get("Path"))

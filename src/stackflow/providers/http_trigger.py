@@ -25,7 +25,6 @@ from typing import Any
 
 from stackflow.errors import ProviderError
 from stackflow.providers.base import (
-    HandlerErrorCode,
     ProgressEvent,
     Provider,
     ProviderContext,
@@ -33,9 +32,13 @@ from stackflow.providers.base import (
     ResourceRequest,
     ResourceSchema,
 )
-from stackflow.providers.common import invalid
-from stackflow.providers.schedule import target_workflow
-from stackflow.scheduler.schedule import valid_schedule_name
+from stackflow.providers.common import (
+    invalid,
+    name_taken,
+    stack_resource_name,
+    whole_store,
+)
+from stackflow.providers.schedule import check_record_name, target_workflow
 from stackflow.store.triggers import TriggerRecord
 
 __all__ = [
@@ -100,10 +103,8 @@ SCHEMA = ResourceSchema.from_dict(
 )
 
 
-def trigger_name(request: ResourceRequest) -> str:
-    """Return the trigger name: ``Name``, the physical id, or ``<stack>-<logical id>``."""
-    name = request.properties.get("Name") or request.physical_id
-    return str(name or f"{request.stack_name}-{request.logical_id}")
+#: The trigger name: ``Name``, the physical id, or ``<stack>-<logical id>``.
+trigger_name = stack_resource_name
 
 
 def hook_path(name: str) -> str:
@@ -137,11 +138,7 @@ def build_record(request: ResourceRequest, created_at: float, now: float) -> Tri
     """
     props = request.properties
     name = trigger_name(request)
-    if not valid_schedule_name(name):
-        raise invalid(
-            f"Name {name!r}: expected at most 64 letters, digits, '_', '-' and '.' "
-            "(not starting with '.')"
-        )
+    check_record_name(name)
     workflow = target_workflow(props.get("Workflow"))
     auth = props.get("Auth") or {}
     kind = str(auth.get("Type") or "None")
@@ -173,14 +170,7 @@ def build_record(request: ResourceRequest, created_at: float, now: float) -> Tri
 
 def _triggers(context: ProviderContext) -> Any:
     """Return the trigger store reachable from the context, or fail clearly."""
-    store = context.store or getattr(context.workflows, "store", None)
-    if store is None:
-        raise ProviderError(
-            f"{TYPE_NAME} needs the store, but the stacks engine passed none "
-            "(ProviderContext.store)",
-            HandlerErrorCode.InternalFailure,
-        )
-    return store.triggers
+    return whole_store(context, TYPE_NAME).triggers
 
 
 def _attributes(name: str) -> dict[str, Any]:
@@ -197,20 +187,8 @@ class HttpTriggerProvider(Provider):
         store = _triggers(context)
         name = trigger_name(request)
         existing = store.find_trigger(name)
-        if existing is not None and (existing.stack_name, existing.logical_id) != (
-            request.stack_name,
-            request.logical_id,
-        ):
-            owner = (
-                f"{existing.logical_id} of stack {existing.stack_name}"
-                if existing.stack_name
-                else "not from a stack"
-            )
-            return ProgressEvent.failed(
-                f"an HTTP trigger named {name!r} exists already ({owner})",
-                HandlerErrorCode.AlreadyExists,
-            )
-        return self._write(request, store, existing)
+        taken = name_taken(existing, request, "an HTTP trigger", name)
+        return taken or self._write(request, store, existing)
 
     def update(self, request: ResourceRequest, context: ProviderContext) -> ProgressEvent:
         """Store the new workflow and authentication."""

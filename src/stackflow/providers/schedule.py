@@ -33,7 +33,6 @@ from typing import Any
 
 from stackflow.errors import ProviderError
 from stackflow.providers.base import (
-    HandlerErrorCode,
     ProgressEvent,
     Provider,
     ProviderContext,
@@ -41,7 +40,12 @@ from stackflow.providers.base import (
     ResourceRequest,
     ResourceSchema,
 )
-from stackflow.providers.common import invalid
+from stackflow.providers.common import (
+    invalid,
+    name_taken,
+    stack_resource_name,
+    whole_store,
+)
 from stackflow.scheduler.expressions import ExpressionError, parse_expression
 from stackflow.scheduler.schedule import (
     ScheduleSpec,
@@ -136,10 +140,24 @@ SCHEMA = ResourceSchema.from_dict(
 )
 
 
-def schedule_name(request: ResourceRequest) -> str:
-    """Return the schedule name: ``Name``, the physical id, or ``<stack>-<logical id>``."""
-    name = request.properties.get("Name") or request.physical_id
-    return str(name or f"{request.stack_name}-{request.logical_id}")
+#: The schedule name: ``Name``, the physical id, or ``<stack>-<logical id>``.
+schedule_name = stack_resource_name
+
+
+def check_record_name(name: str) -> None:
+    """Refuse a schedule or trigger name the store does not accept.
+
+    Args:
+        name: The name.
+
+    Raises:
+        ProviderError: InvalidRequest saying what a name may hold.
+    """
+    if not valid_schedule_name(name):
+        raise invalid(
+            f"Name {name!r}: expected at most 64 letters, digits, '_', '-' and '.' "
+            "(not starting with '.')"
+        )
 
 
 def target_workflow(arn: Any) -> str:
@@ -193,11 +211,7 @@ def build_spec(request: ResourceRequest, created_at: float) -> ScheduleSpec:
     """
     props = request.properties
     name = schedule_name(request)
-    if not valid_schedule_name(name):
-        raise invalid(
-            f"Name {name!r}: expected at most 64 letters, digits, '_', '-' and '.' "
-            "(not starting with '.')"
-        )
+    check_record_name(name)
     window = props.get("FlexibleTimeWindow") or {"Mode": "OFF"}
     minutes = None
     if window.get("Mode") == "FLEXIBLE":
@@ -234,14 +248,7 @@ def build_spec(request: ResourceRequest, created_at: float) -> ScheduleSpec:
 
 def _schedules(context: ProviderContext) -> Any:
     """Return the schedule store reachable from the context, or fail clearly."""
-    store = context.store or getattr(context.workflows, "store", None)
-    if store is None:
-        raise ProviderError(
-            f"{TYPE_NAME} needs the store, but the stacks engine passed none "
-            "(ProviderContext.store)",
-            HandlerErrorCode.InternalFailure,
-        )
-    return store.schedules
+    return whole_store(context, TYPE_NAME).schedules
 
 
 class ScheduleProvider(Provider):
@@ -255,20 +262,8 @@ class ScheduleProvider(Provider):
         store = _schedules(context)
         name = schedule_name(request)
         existing = store.find_schedule(name)
-        if existing is not None and (existing.stack_name, existing.logical_id) != (
-            request.stack_name,
-            request.logical_id,
-        ):
-            owner = (
-                f"{existing.logical_id} of stack {existing.stack_name}"
-                if existing.stack_name
-                else "not from a stack"
-            )
-            return ProgressEvent.failed(
-                f"a schedule named {name!r} exists already ({owner})",
-                HandlerErrorCode.AlreadyExists,
-            )
-        return self._write(request, store, name, existing)
+        taken = name_taken(existing, request, "a schedule", name)
+        return taken or self._write(request, store, name, existing)
 
     def update(self, request: ResourceRequest, context: ProviderContext) -> ProgressEvent:
         """Store the new spec; a changed timing or a re-enabled schedule owes no past runs."""

@@ -35,7 +35,7 @@ from stackflow.providers.base import (
     ResourceRequest,
     ResourceSchema,
 )
-from stackflow.providers.common import invalid, resolve_path
+from stackflow.providers.common import invalid, physical_path, resolve_path
 
 TABLE = "_stackflow_migrations"
 JOURNAL_MODES = ("DELETE", "TRUNCATE", "PERSIST", "MEMORY", "WAL", "OFF")
@@ -214,7 +214,7 @@ class SQLiteDatabaseProvider(Provider):
 
     def delete(self, request: ResourceRequest, context: ProviderContext) -> ProgressEvent:
         """Remove the database file and its -wal, -shm and -journal files."""
-        path = _path_of(request)
+        path = physical_path(request)
         for suffix in ("", "-wal", "-shm", "-journal"):
             with contextlib.suppress(FileNotFoundError):
                 Path(str(path) + suffix).unlink()
@@ -222,7 +222,7 @@ class SQLiteDatabaseProvider(Provider):
 
     def read(self, request: ResourceRequest, context: ProviderContext) -> ReadResult | None:
         """Read the migrations recorded in the database and its journal mode."""
-        path = _path_of(request)
+        path = physical_path(request)
         if not path.is_file():
             return None
         props = request.properties
@@ -243,9 +243,3 @@ class SQLiteDatabaseProvider(Provider):
             actual["JournalMode"] = recorded if recorded.upper() == journal else journal
         ids = [ident for ident, _ in applied]
         return ReadResult(actual, {"Path": str(path), "AppliedMigrations": ids})
-
-
-def _path_of(request: ResourceRequest) -> Path:
-    if request.physical_id:
-        return Path(request.physical_id)
-    return resolve_path(request, request.properties.get("Path"))

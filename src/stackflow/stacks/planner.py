@@ -35,8 +35,10 @@ from stackflow.stacks.changes import (
     mask_secrets,
     plain,
 )
+from stackflow.stacks.inputs import parameter_text
 from stackflow.store.stacks import StackResourceRecord
-from stackflow.template import KNOWN_AFTER_APPLY, PreparedTemplate, Unknown
+from stackflow.template import KNOWN_AFTER_APPLY, PreparedTemplate
+from stackflow.template.model import contains_unknown
 
 
 class ReplacementRules(Protocol):
@@ -53,27 +55,6 @@ class ReplacementRules(Protocol):
 
 #: Finds the rules of a resource type (None: unknown type, compared without replacement rules).
 RulesLookup = Callable[[str], ReplacementRules | None]
-
-
-def contains_unknown(value: Any) -> bool:
-    """Tell whether ``value`` is or holds ``KNOWN_AFTER_APPLY``.
-
-    Args:
-        value: A resolved value.
-
-    Returns:
-        True when any part of it is only known after apply.
-    """
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, Unknown):
-            return True
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
-    return False
 
 
 def same_value(before: Any, after: Any) -> bool:
@@ -435,7 +416,7 @@ def plan_changes(
             )
         )
     parameters = {
-        name: (MASK if value.no_echo else _parameter_text(value.value))
+        name: (MASK if value.no_echo else parameter_text(value.value))
         for name, value in prepared.parameters.items()
     }
     return ChangeSet(
@@ -446,9 +427,3 @@ def plan_changes(
         parameters=parameters,
         description=prepared.description,
     )
-
-
-def _parameter_text(value: Any) -> str:
-    if isinstance(value, list | tuple):
-        return ",".join(str(item) for item in value)
-    return str(value)

@@ -8,11 +8,11 @@ that was interrupted before starting another, and keeps change sets.
 from __future__ import annotations
 
 import builtins
-import dataclasses
+import contextlib
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,12 @@ from stackflow.errors import (
 from stackflow.providers import ProviderRegistry, WorkflowDeployer, default_registry
 from stackflow.stacks import status as st
 from stackflow.stacks.apply import ApplyRequest, run_apply
+from stackflow.stacks.change_sets import (
+    check_not_stale,
+    executable_change_set,
+    record_apply,
+    save_plan,
+)
 from stackflow.stacks.changes import MASK, ChangeSet, mask_secrets
 from stackflow.stacks.delete import check_not_imported, run_delete
 from stackflow.stacks.drift import detect_drift, observe_all
@@ -47,7 +53,13 @@ from stackflow.stacks.operation import Operation, Services
 from stackflow.stacks.planner import plan_changes
 from stackflow.stacks.recovery import recover_operation
 from stackflow.stacks.results import DriftReport, ResourceSummary, StackDescription, StackResult
-from stackflow.store.stacks import ChangeSetRecord, StackEvent, StackRecord, StackStore
+from stackflow.store.stacks import (
+    ChangeSetRecord,
+    StackEvent,
+    StackRecord,
+    StackResourceRecord,
+    StackStore,
+)
 from stackflow.template import (
     LoadedTemplate,
     PreparedTemplate,
@@ -145,32 +157,10 @@ class StackService:
         fresh = existing is not None and existing.status in st.NEEDS_FRESH_CREATE
         existing_for_plan = None if fresh else existing
         prepared, effective, _, _ = self._prepare(text, file, parameters, stack, existing_for_plan)
-        changes = self._changes(prepared, existing_for_plan, version, stack, observe_drift=True)
+        changes, _ = self._changes(prepared, existing_for_plan, version, stack)
         if not save:
             return changes
-        change_set_id = f"cs-{uuid.uuid4().hex}"
-        record = ChangeSetRecord(
-            change_set_id=change_set_id,
-            stack_name=stack,
-            stack_version=version,
-            created_at=self.clock.now(),
-            template=text,
-            template_file=file,
-            parameters=dict(effective),
-            changes={},
-            status="CREATE_COMPLETE",
-        )
-        saved = ChangeSet(
-            stack_name=changes.stack_name,
-            changes=changes.changes,
-            stack_id=changes.stack_id,
-            stack_version=version,
-            change_set_id=change_set_id,
-            parameters=changes.parameters,
-            description=changes.description,
-        )
-        self.store.save_change_set(dataclasses.replace(record, changes=saved.to_json()))
-        return saved
+        return save_plan(self.store, self.clock, changes, text, file, effective)
 
     # ------------------------------------------------------------------ apply
 
@@ -208,33 +198,18 @@ class StackService:
             StackLockedError: Another live process is operating on the stack.
             ChangeSetStaleError: The change set is out of date.
         """
-        expected_version: int | None = None
+        change_set: ChangeSetRecord | None = None
         if change_set_id is not None:
-            change_set = self.store.get_change_set(change_set_id)
-            if change_set.stack_name != stack:
-                raise StackError(
-                    f"change set {change_set_id} is for stack {change_set.stack_name!r}, "
-                    f"not {stack!r}"
-                )
-            if change_set.status != "CREATE_COMPLETE":
-                raise StackError(
-                    f"change set {change_set_id} cannot be executed (status {change_set.status})"
-                )
+            change_set = executable_change_set(self.store, change_set_id, stack)
             text, file = change_set.template, change_set.template_file
             parameters = change_set.parameters
-            expected_version = change_set.stack_version
         else:
             if template is None:
                 raise StackError("apply needs a template or a change set id")
             text, file = read_template(template)
         existing = self._settle(stack)
-        if expected_version is not None:
-            current = existing.version if existing is not None else 0
-            if current != expected_version:
-                raise ChangeSetStaleError(
-                    f"stack {stack!r} changed since change set {change_set_id} was made "
-                    f"(version {expected_version}, now {current}); make a new plan"
-                )
+        if change_set is not None:
+            check_not_stale(change_set, stack, existing)
         if existing is not None and existing.status in st.NEEDS_FRESH_CREATE:
             self._delete_remains(existing, on_event)
             existing = None
@@ -242,9 +217,8 @@ class StackService:
             text, file, parameters, stack, existing
         )
         secrets = secret_values(prepared)
-        observed = self._observe(existing, prepared, secrets) if existing is not None else {}
         version = existing.version if existing is not None else 0
-        changes = self._changes(prepared, existing, version, stack, observed=observed)
+        changes, observed = self._changes(prepared, existing, version, stack)
         if (
             existing is not None
             and not changes.has_changes
@@ -314,8 +288,8 @@ class StackService:
                     ) from None
                 raise StackLockedError(f"stack {stack!r} changed while locking it") from None
         try:
-            executed = change_set_id or self._record_apply(
-                stored, changes, text, file, effective, no_echo
+            executed = change_set_id or record_apply(
+                self.store, self.clock, stored, changes, text, file, effective, no_echo
             )
             op = self._operation(stored, operation_id, file, secrets, on_event, lock)
             result = run_apply(
@@ -337,42 +311,6 @@ class StackService:
         )
         return result
 
-    def _record_apply(
-        self,
-        stored: StackRecord,
-        changes: ChangeSet,
-        text: str,
-        file: str | None,
-        effective: Mapping[str, str],
-        no_echo: Iterable[str],
-    ) -> str:
-        """Record the change set a plain apply executes (``EXECUTE_IN_PROGRESS``); return its id.
-
-        Its NoEcho parameter values are stored masked (it can never be executed again).
-        """
-        change_set_id = f"cs-{uuid.uuid4().hex}"
-        hidden = set(no_echo)
-        running = dataclasses.replace(
-            changes,
-            stack_id=stored.stack_id,
-            change_set_id=change_set_id,
-            status="EXECUTE_IN_PROGRESS",
-        )
-        self.store.save_change_set(
-            ChangeSetRecord(
-                change_set_id=change_set_id,
-                stack_name=stored.name,
-                stack_version=changes.stack_version,
-                created_at=self.clock.now(),
-                template=text,
-                template_file=file,
-                parameters={k: MASK if k in hidden else v for k, v in effective.items()},
-                changes=running.to_json(),
-                status="EXECUTE_IN_PROGRESS",
-            )
-        )
-        return change_set_id
-
     # ------------------------------------------------------------------ delete
 
     def delete(
@@ -389,17 +327,13 @@ class StackService:
         if existing is None:
             raise StackNotFoundError(f"stack {stack!r} does not exist")
         check_not_imported(self.store, existing.stack_id, stack)
-        lock = StackLock(self.store, existing.stack_id, new_owner_id(), self.services.lease_seconds)
-        lock.acquire(stack)
-        try:
+        with self._locked(existing.stack_id, stack) as lock:
             operation_id = f"op-{uuid.uuid4().hex}"
             secrets = stored_secrets(existing)
             op = self._operation(
                 existing, operation_id, existing.template_file, secrets, on_event, lock
             )
             return run_delete(op, parallelism=parallelism)
-        finally:
-            lock.release()
 
     # ------------------------------------------------------------------ reading
 
@@ -487,6 +421,16 @@ class StackService:
         )
         return Operation(self.services, stack, operation_id, base_dir, sink, lock)
 
+    @contextlib.contextmanager
+    def _locked(self, stack_id: str, name: str) -> Iterator[StackLock]:
+        """Hold the stack's lock (as a new owner) for the ``with`` block."""
+        lock = StackLock(self.store, stack_id, new_owner_id(), self.services.lease_seconds)
+        lock.acquire(name)
+        try:
+            yield lock
+        finally:
+            lock.release()
+
     def _settle(self, stack: str) -> StackRecord | None:
         """Return the live stack after recovering an interrupted operation on it."""
         record = self.store.find_stack(stack)
@@ -496,9 +440,7 @@ class StackService:
         return record
 
     def _recover(self, record: StackRecord) -> StackResult:
-        lock = StackLock(self.store, record.stack_id, new_owner_id(), self.services.lease_seconds)
-        lock.acquire(record.name)
-        try:
+        with self._locked(record.stack_id, record.name) as lock:
             fresh = self.store.get_stack(record.stack_id)
             if fresh.status not in st.IN_PROGRESS:
                 return StackResult(fresh.name, fresh.stack_id, fresh.status, fresh.status_reason)
@@ -511,14 +453,10 @@ class StackService:
                 lock,
             )
             return recover_operation(op)
-        finally:
-            lock.release()
 
     def _delete_remains(self, record: StackRecord, on_event: EventCallback | None) -> None:
         """Delete what remains of a stack whose first create failed, before a fresh create."""
-        lock = StackLock(self.store, record.stack_id, new_owner_id(), self.services.lease_seconds)
-        lock.acquire(record.name)
-        try:
+        with self._locked(record.stack_id, record.name) as lock:
             op = self._operation(
                 record,
                 f"op-{uuid.uuid4().hex}",
@@ -528,8 +466,6 @@ class StackService:
                 lock,
             )
             result = run_delete(op)
-        finally:
-            lock.release()
         if not result.ok:
             raise StackError(
                 f"stack {record.name!r} is {record.status} and what remains of it could not be "
@@ -591,23 +527,24 @@ class StackService:
         return provider.attribute_names() if provider is not None else None
 
     def _changes(
-        self,
-        prepared: PreparedTemplate,
-        existing: StackRecord | None,
-        version: int,
-        stack: str,
-        *,
-        observed: Mapping[str, Any] | None = None,
-        observe_drift: bool = False,
-    ) -> ChangeSet:
+        self, prepared: PreparedTemplate, existing: StackRecord | None, version: int, stack: str
+    ) -> tuple[ChangeSet, dict[str, dict[str, Any] | None]]:
+        """Plan the changes, reading the actual state of the recorded resources first (drift).
+
+        Returns:
+            The change set and the observed properties by logical id.
+        """
         records = (
             {r.logical_id: r for r in self.store.list_resources(existing.stack_id)}
             if existing is not None
             else {}
         )
         secrets = secret_values(prepared)
-        if observed is None and observe_drift and existing is not None:
-            observed = self._observe(existing, prepared, secrets)
+        observed = (
+            self._observe(existing, prepared, secrets, records.values())
+            if existing is not None
+            else {}
+        )
         resolved: dict[str, dict[str, Any]] = {}
         changes = plan_changes(
             prepared,
@@ -621,15 +558,19 @@ class StackService:
             resolved_out=resolved,
         )
         check_properties(prepared, resolved, self.registry)
-        return changes
+        return changes, observed
 
     def _observe(
-        self, existing: StackRecord, prepared: PreparedTemplate, secrets: builtins.list[str]
+        self,
+        existing: StackRecord,
+        prepared: PreparedTemplate,
+        secrets: builtins.list[str],
+        recorded: Iterable[StackResourceRecord],
     ) -> dict[str, dict[str, Any] | None]:
         """Read the actual state of the recorded resources still in the template (drift)."""
         records = [
             r
-            for r in self.store.list_resources(existing.stack_id)
+            for r in recorded
             if r.logical_id in prepared.resources
             and r.physical_id is not None
             and r.type == prepared.resources[r.logical_id].type

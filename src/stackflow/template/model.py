@@ -37,6 +37,27 @@ class Unknown:
         return "KNOWN_AFTER_APPLY"
 
 
+def contains_unknown(value: Any) -> bool:
+    """Tell whether ``value`` is or holds ``KNOWN_AFTER_APPLY``.
+
+    Args:
+        value: A resolved value.
+
+    Returns:
+        True when any part of it is only known after apply.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Unknown):
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return False
+
+
 #: The value of a property that depends on a resource not created yet.
 KNOWN_AFTER_APPLY = Unknown()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -28,6 +27,7 @@ from stackflow.template.model import (
     template_error,
 )
 from stackflow.template.parameters import resolve_parameters
+from stackflow.workflow.asl.validate_context import did_you_mean
 
 SECTIONS = (
     "AWSTemplateFormatVersion",
@@ -54,20 +54,6 @@ RESOURCE_ATTRIBUTES = (
 )
 OUTPUT_KEYS = ("Value", "Description", "Condition", "Export")
 _POLICIES = ("Delete", "Retain", "Snapshot", "RetainExceptOnCreate")
-
-
-def did_you_mean(word: str, choices: tuple[str, ...] | list[str]) -> str:
-    """Suggest the closest of ``choices`` to a misspelt ``word``.
-
-    Args:
-        word: What the user wrote.
-        choices: Valid words.
-
-    Returns:
-        `` Did you mean "X"?`` or an empty string.
-    """
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f' Did you mean "{close[0]}"?' if close else ""
 
 
 class _UnknownValues:

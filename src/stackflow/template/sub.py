@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from stackflow.template.model import NO_VALUE, Unknown
+from stackflow.workflow.asl.validate_context import type_name as json_type
 
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 
@@ -76,28 +77,6 @@ def to_text(value: Any) -> str:
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
     raise IntrinsicError(f"expected a string, got {json_type(value)}")
-
-
-def json_type(value: Any) -> str:
-    """Name the JSON type of ``value`` for messages.
-
-    Args:
-        value: Any value.
-
-    Returns:
-        e.g. ``a string``, ``an array``, ``null``.
-    """
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
 
 
 def to_index(value: Any) -> int:
