@@ -29,7 +29,6 @@ from stackflow.errors import (
     ConflictError,
     InputError,
     NotFoundError,
-    StackError,
     StackflowError,
     StackLockedError,
     StackNotFoundError,
@@ -56,9 +55,7 @@ def error_status(exc: StackflowError) -> int:
         return 404
     if isinstance(exc, ConflictError | StackLockedError | ChangeSetStaleError):
         return 409
-    if isinstance(exc, InputError | StackError):
-        return 400
-    return 400
+    return 400  # bad input (InputError, StackError) and any other refusal
 
 
 async def _stackflow_error(_request: Request, exc: Exception) -> JSONResponse:

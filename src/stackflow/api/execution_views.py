@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from stackflow.graph.asl_graph import definition_graph
+from stackflow.graph.asl_graph import box_size, definition_graph
 from stackflow.graph.asl_status import state_statuses
 from stackflow.graph.layout import Edge, Graph, Node, layout
 from stackflow.views import execution_graph, parsed_definition, record_json
@@ -105,12 +105,8 @@ def execution_layout(record: ExecutionRecord, events: list[HistoryEvent]) -> dic
 def _layout_history(history: dict[str, Any]) -> dict[str, Any]:
     """Lay out a code execution's history graph (parallel group nodes are left out)."""
     nodes = [n for n in history["nodes"] if n["kind"] != "parallel"]
-    sizes = {
-        n["id"]: (28.0, 28.0) if n["kind"] in ("start", "end") else _box(str(n["label"]))
-        for n in nodes
-    }
     graph = Graph(
-        [Node(n["id"], *sizes[n["id"]]) for n in nodes],
+        [Node(n["id"], *box_size(str(n["label"]), n["kind"])) for n in nodes],
         [Edge(e["from"], e["to"]) for e in history["edges"]],
     )
     layout(graph)
@@ -136,7 +132,3 @@ def _layout_history(history: dict[str, Any]) -> dict[str, Any]:
         "nodes": out_nodes,
         "edges": edges,
     }
-
-
-def _box(label: str) -> tuple[float, float]:
-    return min(260.0, max(110.0, len(label) * 7.5 + 40)), 44.0

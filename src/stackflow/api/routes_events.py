@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from stackflow.api.common import READ, engine_of
 from stackflow.errors import NotFoundError, StackNotFoundError
 from stackflow.graph.asl_status import state_statuses
+from stackflow.types import TERMINAL_STATUSES
 from stackflow.views import event_json, parsed_definition, record_json, stack_event_json
 
 __all__ = ["router", "sse"]
@@ -38,7 +39,6 @@ T = TypeVar("T")
 POLL_SECONDS = 0.2
 #: Seconds between keep-alive comments.
 KEEPALIVE_SECONDS = 15.0
-_TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 _HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -69,6 +69,30 @@ def _stopping(request: Request) -> bool:
     return bool(stop is not None and stop.is_set())
 
 
+class _Pacer:
+    """The end of each turn of a stream: a keep-alive comment when it has been quiet for a
+    while, then a pause before the next look at the store."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.quiet_since = time.monotonic()
+
+    def keepalive(self, sent: bool) -> str | None:
+        """Return a keep-alive comment when nothing was ``sent`` for too long, else None."""
+        now = time.monotonic()
+        if sent or now - self.quiet_since > KEEPALIVE_SECONDS:
+            self.quiet_since = now
+            return None if sent else ": keepalive\n\n"
+        return None
+
+    async def pause(self) -> bool:
+        """Wait for the next look at the store; return False when the client disconnected."""
+        if await self.request.is_disconnected():
+            return False
+        await anyio.sleep(POLL_SECONDS)
+        return True
+
+
 @router.get("/executions/{execution_id}/events/stream", dependencies=READ)
 async def execution_stream(
     execution_id: str, request: Request, after: int = Query(0, ge=0)
@@ -84,14 +108,14 @@ async def execution_stream(
         seen = start
         history = await _call(engine.store.get_history, execution_id, 0) if asl else []
         sent_states: dict[str, str] | None = None
-        quiet_since = time.monotonic()
+        pacer = _Pacer(request)
         while not _stopping(request):
             current = await _call(engine.describe, execution_id)
             events = await _call(engine.store.get_history, execution_id, seen)
             for event in events:
                 yield sse("history", event_json(event), event.id)
                 seen = event.id
-            if asl:
+            if asl and (events or sent_states is None):  # the states change only with events
                 history += [e for e in events if e.id > (history[-1].id if history else 0)]
                 states = {
                     name: info["status"] for name, info in state_statuses(history, document).items()
@@ -99,17 +123,14 @@ async def execution_stream(
                 if states != sent_states:
                     sent_states = states
                     yield sse("states", {"status": current.status, "states": states})
-            if current.status in _TERMINAL and not events:
+            if current.status in TERMINAL_STATUSES and not events:
                 yield sse("end", record_json(current))
                 return
-            if events:
-                quiet_since = time.monotonic()
-            elif time.monotonic() - quiet_since > KEEPALIVE_SECONDS:
-                quiet_since = time.monotonic()
-                yield ": keepalive\n\n"
-            if await request.is_disconnected():
+            keepalive = pacer.keepalive(bool(events))
+            if keepalive is not None:
+                yield keepalive
+            if not await pacer.pause():
                 return
-            await anyio.sleep(POLL_SECONDS)
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers=_HEADERS)
 
@@ -129,7 +150,7 @@ async def stack_stream(
     async def stream() -> AsyncIterator[str]:
         seen = start
         status: str | None = None
-        quiet_since = time.monotonic()
+        pacer = _Pacer(request)
         while not _stopping(request):
             try:
                 record = await _call(stacks.store.get_stack, name)
@@ -148,13 +169,10 @@ async def stack_stream(
             if not follow and not status.endswith("IN_PROGRESS") and not events:
                 yield sse("end", {"StackName": name, "StackStatus": status})
                 return
-            if events:
-                quiet_since = time.monotonic()
-            elif time.monotonic() - quiet_since > KEEPALIVE_SECONDS:
-                quiet_since = time.monotonic()
-                yield ": keepalive\n\n"
-            if await request.is_disconnected():
+            keepalive = pacer.keepalive(bool(events))
+            if keepalive is not None:
+                yield keepalive
+            if not await pacer.pause():
                 return
-            await anyio.sleep(POLL_SECONDS)
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers=_HEADERS)

@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from stackflow.api.auth import authenticate
-from stackflow.api.common import OPERATE, READ, engine_of
+from stackflow.api.common import OPERATE, READ, engine_of, start_deployed
 from stackflow.api.execution_views import execution_detail, execution_layout
 from stackflow.store.tokens import role_allows
 from stackflow.views import event_json, record_json
@@ -90,8 +90,6 @@ def start_execution(body: StartRequest, request: Request) -> dict[str, Any]:
     Starting a name again with the same input returns the existing execution; with another
     input it is a conflict (409).
     """
-    from stackflow.workflow import control
-
     engine = engine_of(request)
     payload = {} if body.input is None else body.input
     if (body.workflow is None) == (body.definition is None):
@@ -105,14 +103,8 @@ def start_execution(body: StartRequest, request: Request) -> dict[str, Any]:
     name, _, version = body.workflow.partition(":")
     if version and not version.isdigit():
         raise HTTPException(422, detail="workflow must be NAME or NAME:VERSION")
-    deployed = engine.store.get_workflow(name, int(version) if version else None)
-    record = control.start_unique(
-        engine.runtime,
-        deployed.definition,
-        payload,
-        workflow=deployed.name,
-        name=body.name,
-        version=deployed.version,
+    record = start_deployed(
+        engine, name, int(version) if version else None, payload, name=body.name
     )
     return record_json(record)
 

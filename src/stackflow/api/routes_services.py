@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from stackflow.api.common import OPERATE, READ, engine_of
+from stackflow.api.common import OPERATE, READ, engine_of, stack_secrets
 from stackflow.errors import NotFoundError
 from stackflow.stacks.changes import mask_secrets
-from stackflow.stacks.inputs import stored_secrets
 from stackflow.views import log_files, service_json, service_summary_json, supervisor_text
 
 if TYPE_CHECKING:
@@ -52,10 +51,7 @@ def _live_service(engine: Engine, name: str) -> ServiceRecord:
 
 def _masked(engine: Engine, stack_name: str, data: Any) -> Any:
     """Mask the NoEcho values of the service's stack in ``data``."""
-    if not stack_name:
-        return data
-    record = engine.store.stacks.find_stack(stack_name)
-    return mask_secrets(data, stored_secrets(record)) if record is not None else data
+    return mask_secrets(data, stack_secrets(engine, stack_name))
 
 
 @router.get("/services", dependencies=READ)

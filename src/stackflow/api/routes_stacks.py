@@ -14,10 +14,9 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from stackflow.api.auth import authenticate
-from stackflow.api.common import ADMIN, OPERATE, READ, engine_of
+from stackflow.api.common import ADMIN, OPERATE, READ, engine_of, stack_secrets
 from stackflow.errors import StackNotFoundError
 from stackflow.stacks.changes import mask_secrets
-from stackflow.stacks.inputs import stored_secrets
 from stackflow.store.tokens import role_allows
 from stackflow.views import change_set_record_json, stack_event_json, stack_summary_json
 
@@ -80,8 +79,7 @@ def template_source(
 
 def _secrets(request: Request, name: str) -> list[str]:
     """Return the NoEcho values recorded for a stack (none when it does not exist)."""
-    record = engine_of(request).stacks.store.find_stack(name)
-    return stored_secrets(record) if record is not None else []
+    return stack_secrets(engine_of(request), name)
 
 
 def _masked(data: dict[str, Any], secrets: list[str]) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from stackflow.api.common import READ, engine_of
+from stackflow.api.common import READ, engine_of, start_deployed
 from stackflow.errors import InputError, NotFoundError, Problem, SourceLocation
 from stackflow.providers.http_trigger import hook_path, token_digest
 from stackflow.views import record_json
@@ -136,18 +136,8 @@ def _input(body: bytes) -> Any:
 
 def _start(engine: Engine, record: TriggerRecord, payload: Any) -> ExecutionRecord:
     """Start the trigger's workflow with ``payload``."""
-    from stackflow.workflow import control
-
     name, _, version = record.workflow.partition(":")
-    deployed = engine.store.get_workflow(name, int(version) if version.isdigit() else None)
-    return control.start_unique(
-        engine.runtime,
-        deployed.definition,
-        payload,
-        workflow=deployed.name,
-        name=None,
-        version=deployed.version,
-    )
+    return start_deployed(engine, name, int(version) if version.isdigit() else None, payload)
 
 
 def _result(record: ExecutionRecord) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from stackflow.graph.layout import Edge, Graph, LayoutOptions, Node, layout
 
-__all__ = ["StateScope", "definition_graph", "node_id", "state_scopes"]
+__all__ = ["StateScope", "box_size", "definition_graph", "node_id", "state_scopes"]
 
 #: Size of a state's box.
 _STATE_HEIGHT = 44.0
@@ -45,6 +45,19 @@ class StateScope:
     parent: str | None
     branch: int | None
     state_type: str
+
+
+def box_size(label: str, kind: str = "state") -> tuple[float, float]:
+    """Return the ``(width, height)`` of a node: a circle for ``start``/``end``, else a box that
+    fits its label.
+
+    Args:
+        label: The text shown in the node.
+        kind: The node's kind (``start``, ``end``, or anything else for a box).
+    """
+    if kind in ("start", "end"):
+        return _TERMINAL_SIZE, _TERMINAL_SIZE
+    return min(_MAX_WIDTH, max(_MIN_WIDTH, len(label) * _CHAR_WIDTH + 40)), _STATE_HEIGHT
 
 
 def node_id(state: str) -> str:
@@ -145,7 +158,7 @@ class _Builder:
 
     def _terminal(self, ident: str, label: str) -> Node:
         self.nodes[ident] = _NodeInfo(None, ident, label, None, None, {})
-        return Node(ident, _TERMINAL_SIZE, _TERMINAL_SIZE)
+        return Node(ident, *box_size(label, ident))
 
     def _state(
         self,
@@ -170,8 +183,7 @@ class _Builder:
         self.nodes[node_id(name)] = _NodeInfo(
             name, state_type.lower() or "state", name, scope or parent, branch, extra
         )
-        width = min(_MAX_WIDTH, max(_MIN_WIDTH, len(name) * _CHAR_WIDTH + 40))
-        node = Node(node_id(name), width, _STATE_HEIGHT)
+        node = Node(node_id(name), *box_size(name))
         for number, lane in enumerate(_lanes_of(state)):
             if state_type == "Parallel":
                 lane_id, kind, label = f"branch:{name}:{number}", "branch", f"Branch {number + 1}"
