@@ -388,3 +388,26 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_check_reports_spec_mistakes_at_their_pointer_before_apply() -> None:
+    provider = ServiceProvider()
+    pointer = "/Resources/Web/Properties"
+    probe_typo = {**BASE, "Probes": {"Readiness": {"HttpGet": {"Pth": "/health"}}}}
+    (problem,) = provider.check(probe_typo, pointer=pointer)
+    assert problem.location.pointer == f"{pointer}/Probes/Readiness/HttpGet/Pth"
+    assert "unknown property" in problem.message
+    bad_surge = {**BASE, "UpdatePolicy": {"MaxSurge": "lots"}}
+    (problem,) = provider.check(bad_surge, pointer=pointer)
+    assert problem.location.pointer == f"{pointer}/UpdatePolicy/MaxSurge"
+    assert provider.check(dict(BASE), pointer=pointer) == []
+
+
+def test_check_leaves_values_known_only_after_apply_to_the_handler() -> None:
+    from stackflow.template import KNOWN_AFTER_APPLY
+
+    provider = ServiceProvider()
+    typo = {"Readiness": {"HttpGet": {"Pth": "/health"}}}
+    props = {**BASE, "Environment": {"DB": KNOWN_AFTER_APPLY}, "Probes": typo}
+    assert provider.check(props, pointer="/p") == []  # the create handler reports it
+    assert provider.check({**props, "Environment": {"DB": "x"}}, pointer="/p") != []

@@ -266,7 +266,7 @@ class _Check:
             except TemplateError as exc:
                 self.problems.extend(exc.problems)
                 continue
-            for problem in provider.schema.validate(properties, pointer=pointer):
+            for problem in provider.check(properties, pointer=pointer):
                 self.problems.append(
                     Problem(
                         self._locate(problem.location),

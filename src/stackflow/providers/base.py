@@ -459,6 +459,24 @@ class Provider(ABC):
     def read(self, request: ResourceRequest, context: ProviderContext) -> ReadResult | None:
         """Read the actual state of the resource; None when it does not exist."""
 
+    def check(self, properties: dict[str, Any], *, pointer: str) -> list[Problem]:
+        """Find every problem in a resource's resolved properties, before anything is done.
+
+        ``stack plan``, ``stack apply`` and ``validate`` call it for each resource, so a mistake
+        is reported with its location instead of failing the handler mid-apply. The default is
+        the JSON-schema check; providers with rules a schema cannot say override it (and call
+        this one first).
+
+        Args:
+            properties: The resolved properties (values only known after apply are
+                ``KNOWN_AFTER_APPLY``).
+            pointer: JSON pointer of the properties object (``/Resources/A/Properties``).
+
+        Returns:
+            One problem per mistake, each with the pointer of the offending value.
+        """
+        return self.schema.validate(properties, pointer=pointer)
+
     def requires_replacement(self, name: str, before: Any, after: Any) -> bool:
         """Tell whether changing property ``name`` from ``before`` to ``after`` forces replacement.
 

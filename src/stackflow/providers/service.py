@@ -13,12 +13,13 @@ See ``docs/services.md`` for every property and attribute.
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
 from collections.abc import Mapping
 from typing import Any
 
-from stackflow.errors import ProviderError
+from stackflow.errors import Problem, ProviderError, SourceLocation
 from stackflow.providers.base import (
     HandlerErrorCode,
     ProgressEvent,
@@ -29,6 +30,8 @@ from stackflow.providers.base import (
     ResourceSchema,
 )
 from stackflow.providers.common import invalid
+from stackflow.sourcemap import join_pointer
+from stackflow.template.model import contains_unknown
 
 TYPE_NAME = "Local::Service"
 DEFAULT_READY_TIMEOUT = 300.0
@@ -203,6 +206,29 @@ def check_properties(props: Mapping[str, Any]) -> None:
         ) from None
 
 
+_PATH_SEGMENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\[\d+\])?(\.[A-Za-z][A-Za-z0-9_]*(\[\d+\])?)*$")
+
+
+def _split_property_path(message: str) -> tuple[list[str], str]:
+    """Split ``"Probes.Readiness: HttpGet.Pth: unknown..."`` into its path and the message.
+
+    Returns:
+        The path's tokens (``["Probes", "Readiness", "HttpGet", "Pth"]``; ``x[0]`` gives ``x``,
+        ``0``) and the whole message (kept as it is, it names the path too).
+    """
+    tokens: list[str] = []
+    parts = message.split(": ")
+    for part in parts[:-1]:
+        if not _PATH_SEGMENT.match(part):
+            break
+        for name in part.split("."):
+            base, _, index = name.partition("[")
+            tokens.append(base)
+            if index:
+                tokens.append(index.rstrip("]"))
+    return tokens, message
+
+
 def _replicas(props: Mapping[str, Any]) -> int:
     """Return the Replicas property (default 1)."""
     value = props.get("Replicas", 1)
@@ -333,6 +359,24 @@ class ServiceProvider(Provider):
     def requires_replacement(self, name: str, before: Any, after: Any) -> bool:
         """No property forces replacement: a changed spec is rolled out as a new revision."""
         return False
+
+    def check(self, properties: dict[str, Any], *, pointer: str) -> list[Problem]:
+        """The schema check, then what only the service spec knows (probes, backoff, policy).
+
+        The second part runs once every value is known (not at plan time for values that
+        depend on resources not created yet); its problem points at the property it names.
+        """
+        problems = super().check(properties, pointer=pointer)
+        if problems or contains_unknown(properties):
+            return problems
+        try:
+            check_properties(properties)
+        except ProviderError as exc:
+            path, message = _split_property_path(exc.message)
+            return [
+                Problem(SourceLocation(None, None, None, join_pointer(pointer, *path)), message)
+            ]
+        return []
 
     # ------------------------------------------------------------------ handlers
 

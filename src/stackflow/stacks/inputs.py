@@ -43,7 +43,7 @@ def check_properties(
         if provider is None:
             continue
         pointer = f"{declaration.pointer}/Properties"
-        for problem in provider.schema.validate(properties, pointer=pointer):
+        for problem in provider.check(properties, pointer=pointer):
             location = locate(prepared, problem.location.pointer)
             problems.append(Problem(location, problem.message, problem.code))
     if problems:
