@@ -62,9 +62,16 @@ def test_constraint_violations(declaration: dict[str, Any], value: str, fragment
 
 
 def test_constraint_description_is_shown() -> None:
-    declaration = {"Type": "String", "AllowedPattern": "[0-9]+", "ConstraintDescription": "digits"}
-    with pytest.raises(TemplateError, match="digits"):
+    declaration = {
+        "Type": "String",
+        "AllowedPattern": "[0-9]+",
+        "ConstraintDescription": "must contain only digits",
+    }
+    with pytest.raises(TemplateError) as info:
         _resolve({"P": declaration}, {"P": "x"})
+    message = info.value.problems[0].message
+    assert message.startswith("Parameter 'P' must contain only digits (")
+    assert "[0-9]+" in message
 
 
 def test_no_echo_value_never_in_errors() -> None:

@@ -194,8 +194,9 @@ class _Checker:
         shown = "" if self.no_echo or value is None else f" (got {value!r})"
         reason = self.declaration.get("ConstraintDescription")
         message = f"Parameter {self.name!r} {what}{shown}."
-        if isinstance(reason, str) and reason:
-            message += f" {reason}"
+        if isinstance(reason, str) and reason.strip():
+            # As on AWS the description takes the place of the rule; the rule stays in brackets.
+            message = f"Parameter {self.name!r} {reason.strip().rstrip('.')} ({what}{shown})."
         self.problems.add(self.pointer, message, "PARAMETER_VALUE_INVALID")
 
     def member(self, value: str, type_name: str) -> bool:
