@@ -12,6 +12,7 @@ import bisect
 import itertools
 import threading
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from stackflow.errors import ConflictError, LeaseLostError, NotFoundError, StoreError
 from stackflow.store.base import (
@@ -26,12 +27,14 @@ from stackflow.store.base import (
     WorkflowVersion,
     kept_once,
 )
-from stackflow.store.memory_schedules import MemoryScheduleStore
-from stackflow.store.memory_services import MemoryServiceStore
-from stackflow.store.memory_stacks import MemoryStackStore
-from stackflow.store.memory_tokens import MemoryTokenStore
-from stackflow.store.memory_triggers import MemoryTriggerStore
 from stackflow.types import JSON
+
+if TYPE_CHECKING:
+    from stackflow.store.memory_schedules import MemoryScheduleStore
+    from stackflow.store.memory_services import MemoryServiceStore
+    from stackflow.store.memory_stacks import MemoryStackStore
+    from stackflow.store.memory_tokens import MemoryTokenStore
+    from stackflow.store.memory_triggers import MemoryTriggerStore
 
 #: Statuses after which an execution never runs again (unless redriven).
 TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
@@ -486,6 +489,8 @@ class MemoryStore(Store):
 
         Once this store is closed, its operations raise :class:`StoreError`.
         """
+        from stackflow.store.memory_stacks import MemoryStackStore
+
         return kept_once(self, "_stack_store", lambda: MemoryStackStore(self._check_open))
 
     @property
@@ -494,6 +499,8 @@ class MemoryStore(Store):
 
         Once this store is closed, its operations raise :class:`StoreError`.
         """
+        from stackflow.store.memory_services import MemoryServiceStore
+
         return kept_once(self, "_service_store", lambda: MemoryServiceStore(self._check_open))
 
     @property
@@ -502,16 +509,22 @@ class MemoryStore(Store):
 
         Once this store is closed, its operations raise :class:`StoreError`.
         """
+        from stackflow.store.memory_schedules import MemoryScheduleStore
+
         return kept_once(self, "_schedule_store", lambda: MemoryScheduleStore(self._check_open))
 
     @property
     def tokens(self) -> MemoryTokenStore:
         """The in-memory store of API tokens (created on first use, then the same)."""
+        from stackflow.store.memory_tokens import MemoryTokenStore
+
         return kept_once(self, "_token_store", lambda: MemoryTokenStore(self._check_open))
 
     @property
     def triggers(self) -> MemoryTriggerStore:
         """The in-memory store of HTTP triggers (created on first use, then the same)."""
+        from stackflow.store.memory_triggers import MemoryTriggerStore
+
         return kept_once(self, "_trigger_store", lambda: MemoryTriggerStore(self._check_open))
 
     def close(self) -> None:

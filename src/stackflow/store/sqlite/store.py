@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import weakref
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from stackflow.errors import NotFoundError, StoreError
 from stackflow.store.base import (
@@ -47,14 +47,16 @@ from stackflow.store.sqlite.rows import (
     row_to_request,
     row_to_workflow,
 )
-from stackflow.store.sqlite.schedules import SQLiteScheduleStore
 from stackflow.store.sqlite.schema import apply_migrations, load_migrations, split_statements
-from stackflow.store.sqlite.services import SQLiteServiceStore
-from stackflow.store.sqlite.stacks import SQLiteStackStore
-from stackflow.store.sqlite.tokens import SQLiteTokenStore
-from stackflow.store.sqlite.triggers import SQLiteTriggerStore
 from stackflow.store.sqlite.writer import Writer
 from stackflow.types import JSON
+
+if TYPE_CHECKING:
+    from stackflow.store.sqlite.schedules import SQLiteScheduleStore
+    from stackflow.store.sqlite.services import SQLiteServiceStore
+    from stackflow.store.sqlite.stacks import SQLiteStackStore
+    from stackflow.store.sqlite.tokens import SQLiteTokenStore
+    from stackflow.store.sqlite.triggers import SQLiteTriggerStore
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
@@ -521,6 +523,8 @@ class SQLiteStore(Store):
         Its writes go through this store's writer (group commit), its reads through the
         calling thread's reader connection.
         """
+        from stackflow.store.sqlite.stacks import SQLiteStackStore
+
         return kept_once(self, "_stack_store", lambda: SQLiteStackStore(self._writer, self._query))
 
     @property
@@ -530,6 +534,8 @@ class SQLiteStore(Store):
         Its writes go through this store's writer (group commit), its reads through the
         calling thread's reader connection.
         """
+        from stackflow.store.sqlite.services import SQLiteServiceStore
+
         return kept_once(
             self, "_service_store", lambda: SQLiteServiceStore(self._writer, self._query)
         )
@@ -541,6 +547,8 @@ class SQLiteStore(Store):
         Its writes go through this store's writer (group commit), its reads through the
         calling thread's reader connection.
         """
+        from stackflow.store.sqlite.schedules import SQLiteScheduleStore
+
         return kept_once(
             self, "_schedule_store", lambda: SQLiteScheduleStore(self._writer, self._query)
         )
@@ -548,11 +556,15 @@ class SQLiteStore(Store):
     @property
     def tokens(self) -> SQLiteTokenStore:
         """The store of API tokens in this file (created on first use, then the same)."""
+        from stackflow.store.sqlite.tokens import SQLiteTokenStore
+
         return kept_once(self, "_token_store", lambda: SQLiteTokenStore(self._writer, self._query))
 
     @property
     def triggers(self) -> SQLiteTriggerStore:
         """The store of HTTP triggers in this file (created on first use, then the same)."""
+        from stackflow.store.sqlite.triggers import SQLiteTriggerStore
+
         return kept_once(
             self, "_trigger_store", lambda: SQLiteTriggerStore(self._writer, self._query)
         )
