@@ -392,3 +392,219 @@ def test_remote_json_is_the_local_json(server: ApiServer, engine: Engine, tmp_pa
         ("workflow", "list"),
     ):
         assert cli_json(server.url, *command) == local_json(home, *command), command
+
+
+SERVICE = "shop-Web"
+
+
+def local_run(home: Path, *args: str) -> Result:
+    """Run a command on the store directly (no server)."""
+    from stackflow.cli.main import cli
+
+    return CliRunner().invoke(cli, ["--home", str(home), *args], env={"STACKFLOW_SERVER": ""})
+
+
+def add_service_records(engine: Engine, home: Path) -> None:
+    """Put a service with two replicas (and their logs) into the server's store."""
+    from stackflow.store.services import ReplicaRecord, ServiceRecord
+
+    now = time.time()
+    store = engine.store.services
+    store.put_service(
+        ServiceRecord(
+            name=SERVICE,
+            stack_name="shop",
+            logical_id="Web",
+            spec={"Command": ["app", "--version", "2"]},
+            revision=2,
+            replicas=2,
+            base_dir=str(home),
+            created_at=now,
+            updated_at=now,
+            previous_spec={"Command": ["app", "--version", "1"]},
+            previous_revision=1,
+            rollout={"status": "COMPLETE", "revision": 2, "message": "2/2 ready"},
+            load_balancer="127.0.0.1:8800",
+        )
+    )
+    log_dir = home / "services" / SERVICE
+    log_dir.mkdir(parents=True)
+    for slot, state in ((0, "READY"), (1, "BACKOFF")):
+        log = log_dir / f"{slot}-r{slot}.log"
+        log.write_text("".join(f"replica {slot} line {i}\n" for i in range(5)))
+        store.put_replica(
+            ReplicaRecord(
+                service=SERVICE,
+                replica_id=f"r{slot}",
+                slot=slot,
+                revision=2 - slot,
+                state=state,
+                updated_at=now,
+                pid=4242 + slot,
+                port=8000 + slot,
+                restarts=3 * slot,
+                last_exit_code=7 if slot else None,
+                last_exit_at=now if slot else None,
+                probe_output="connection refused" if slot else None,
+                log_path=str(log),
+                ready_since=now if state == "READY" else None,
+            )
+        )
+
+
+def add_schedule_records(engine: Engine) -> None:
+    """Deploy workflow ``wf`` and put two schedules of it into the server's store."""
+    from datetime import UTC, datetime
+
+    from stackflow.scheduler.schedule import ScheduleSpec
+    from stackflow.store.schedules import ScheduleRecord
+
+    engine.deploy({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}, "wf")
+    created = datetime(2025, 1, 1, tzinfo=UTC)
+    specs = {
+        "berlin-daily": ScheduleSpec(
+            "cron(0 9 * * ? *)",
+            timezone="Europe/Berlin",
+            workflow="wf",
+            input={"at": "<aws.scheduler.scheduled-time>"},
+            created_at=created,
+        ),
+        "paused": ScheduleSpec("rate(1 hour)", state="DISABLED", workflow="wf"),
+    }
+    at = created.timestamp()
+    for name, spec in specs.items():
+        engine.store.schedules.put_schedule(
+            ScheduleRecord(name, spec.to_json(), "app", name.title(), None, at, at)
+        )
+
+
+def test_service_reads_through_the_server_are_the_local_ones(
+    server: ApiServer, engine: Engine, tmp_path: Path
+) -> None:
+    home = tmp_path / "server-home"
+    add_service_records(engine, home)
+    for command in (
+        ("service", "list"),
+        ("service", "list", "--stack", "shop"),
+        ("service", "status", SERVICE),
+        ("service", "logs", SERVICE, "--lines", "2"),
+        ("service", "logs", SERVICE, "--replica", "1"),
+        ("service", "rollout", "status", SERVICE),
+    ):
+        remote = cli_json(server.url, *command)
+        assert remote == local_json(home, *command), command
+        human = cli_run(server.url, *command)
+        assert human.exit_code == 0, human.output
+        assert human.stdout == local_run(home, *command).stdout, command
+    status = cli_json(server.url, "service", "status", SERVICE)
+    assert [r["slot"] for r in status["replica_records"]] == [0, 1]
+    assert status["supervisor"].startswith("none")
+    logs = cli_json(server.url, "service", "logs", SERVICE, "--lines", "2")
+    assert [e["lines"] for e in logs] == [
+        ["replica 0 line 3", "replica 0 line 4"],
+        ["replica 1 line 3", "replica 1 line 4"],
+    ]
+    rollout = cli_json(server.url, "service", "rollout", "status", SERVICE)
+    assert (rollout["updated"], rollout["ready"], rollout["old_running"]) == (1, 1, 1)
+    text = cli_run(server.url, "service", "logs", SERVICE, "--replica", "0").stdout
+    assert text.splitlines()[0] == "replica 0 line 0"  # one log: no slot prefix
+
+    missing = cli_run(server.url, "service", "status", "nope")
+    assert missing.exit_code == 1 and f"Known services: {SERVICE}" in missing.stderr
+    no_slot = cli_run(server.url, "service", "logs", SERVICE, "--replica", "7")
+    assert no_slot.exit_code == 1 and "slot 7" in no_slot.stderr
+
+
+def test_service_scale_and_restart_through_the_server(
+    server: ApiServer, engine: Engine, tmp_path: Path
+) -> None:
+    add_service_records(engine, tmp_path / "server-home")
+    scaled = cli_json(server.url, "service", "scale", SERVICE, "3")
+    assert scaled == {"name": SERVICE, "replicas": 3, "previous": 2}
+    assert engine.store.services.get_service(SERVICE).replicas == 3
+    text = cli_run(server.url, "service", "scale", SERVICE, "1")
+    assert text.stdout == f"service {SERVICE}: replicas 3 -> 1\n"
+
+    before = time.time()
+    restarted = cli_json(server.url, "service", "restart", SERVICE)
+    assert restarted["name"] == SERVICE and restarted["restart_requested_at"] >= before
+    stored = engine.store.services.get_service(SERVICE).restart_requested_at
+    assert stored == restarted["restart_requested_at"]
+    text = cli_run(server.url, "service", "restart", SERVICE)
+    assert text.stdout == f"service {SERVICE}: rolling restart requested\n"
+
+
+def test_service_commands_that_stay_local_are_refused(
+    server: ApiServer, engine: Engine, tmp_path: Path
+) -> None:
+    add_service_records(engine, tmp_path / "server-home")
+    follow = cli_run(server.url, "service", "logs", SERVICE, "-f")
+    assert follow.exit_code == 2
+    assert "`stackflow service logs -f` cannot follow logs through a server" in follow.stderr
+    undo = cli_run(server.url, "service", "rollout", "undo", SERVICE)
+    assert undo.exit_code == 1
+    assert "`stackflow service rollout undo` works on the store directly" in undo.stderr
+    assert engine.store.services.get_service(SERVICE).revision == 2  # nothing changed
+
+
+def test_schedule_list_and_describe_through_the_server_are_the_local_ones(
+    server: ApiServer, engine: Engine, tmp_path: Path
+) -> None:
+    home = tmp_path / "server-home"
+    add_schedule_records(engine)
+    for command in (
+        ("schedule", "list"),
+        ("schedule", "list", "--stack", "nope"),
+        ("schedule", "describe", "berlin-daily"),
+        ("schedule", "describe", "berlin-daily", "--count", "2"),
+        ("schedule", "describe", "paused"),
+    ):
+        assert cli_json(server.url, *command) == local_json(home, *command), command
+        human = cli_run(server.url, *command)
+        assert human.exit_code == 0, human.output
+        assert human.stdout == local_run(home, *command).stdout, command
+    described = cli_json(server.url, "schedule", "describe", "berlin-daily", "--count", "2")
+    assert len(described["next_fire_times"]) == 2
+    missing = cli_run(server.url, "schedule", "describe", "nope")
+    assert missing.exit_code == 1 and "Known schedules: berlin-daily, paused" in missing.stderr
+
+
+def test_schedule_backfill_through_the_server(
+    server: ApiServer, engine: Engine, tmp_path: Path
+) -> None:
+    home = tmp_path / "server-home"
+    add_schedule_records(engine)
+    args = ("schedule", "backfill", "berlin-daily", "--from", "2025-03-01T00:00")
+    runs = cli_json(server.url, *args, "--to", "2025-03-02T23:59")
+    assert [r["execution_name"] for r in runs] == [
+        "berlin-daily-20250301T080000Z",
+        "berlin-daily-20250302T080000Z",
+    ]
+    assert runs[0]["fire_time"] == "2025-03-01T08:00:00Z"
+    first = engine.store.find_execution("wf", "berlin-daily-20250301T080000Z")
+    assert first is not None and first.execution_id == runs[0]["execution"]
+    assert first.input == {"at": "2025-03-01T08:00:00Z"}
+    # the same range again, here and on the store directly: the same runs, not new ones
+    assert cli_json(server.url, *args, "--to", "2025-03-02T23:59") == runs
+    assert local_json(home, *args, "--to", "2025-03-02T23:59") == runs
+    text = cli_run(server.url, *args, "--to", "2025-03-01T12:00")
+    assert text.exit_code == 0, text.output
+    assert text.stdout == local_run(home, *args, "--to", "2025-03-01T12:00").stdout
+    assert text.stdout.startswith("2025-03-01 09:00:00+01:00  berlin-daily-20250301T080000Z  ")
+    assert "1 run(s) of schedule berlin-daily recorded" in text.stderr
+
+    bad = cli_run(server.url, "schedule", "backfill", "berlin-daily", "--from", "x", "--to", "y")
+    assert bad.exit_code == 2 and "is not a date-time" in bad.stderr
+    future = cli_run(
+        server.url,
+        "schedule",
+        "backfill",
+        "berlin-daily",
+        "--from",
+        "2025-01-01",
+        "--to",
+        "2999-01-01",
+    )
+    assert future.exit_code == 1 and "must lie in the past" in future.stderr
+    missing = cli_run(server.url, "schedule", "backfill", "nope", "--from", "x", "--to", "y")
+    assert missing.exit_code == 1 and "no schedule named 'nope'" in missing.stderr

@@ -164,3 +164,39 @@ def test_undo_without_previous_revision_fails(home: Path) -> None:
     result = CliRunner().invoke(cli, ["--home", str(home), "service", "rollout", "undo", NAME])
     assert result.exit_code == 1
     assert "no previous revision" in result.output
+
+
+def test_status_and_logs_mask_the_no_echo_values_of_the_services_stack(home: Path) -> None:
+    from stackflow.store.stacks import StackRecord
+
+    secret = "hunter2-not-for-eyes"
+    now = time.time()
+    with Engine.open(home) as engine:
+        engine.store.stacks.create_stack(
+            StackRecord(
+                stack_id="id-shop",
+                name="shop",
+                status="CREATE_COMPLETE",
+                status_reason=None,
+                template="{}",
+                template_file=None,
+                parameters={"DbPassword": secret},
+                no_echo=frozenset({"DbPassword"}),
+                outputs={},
+                description=None,
+                created_at=now,
+                updated_at=now,
+                version=1,
+            )
+        )
+        services = engine.store.services
+        record = services.get_service(NAME)
+        services.update_service(NAME, spec={**record.spec, "Environment": {"DB_PASSWORD": secret}})
+        log = Path(services.list_replicas(NAME)[0].log_path or "")
+        log.write_text(f"connecting with {secret}\n")
+    status = run(home, "service", "status", NAME, "--json")
+    assert status.exit_code == 0, status.output
+    assert secret not in status.output and "****" in status.output
+    logs = run(home, "service", "logs", NAME, "--replica", "0")
+    assert logs.exit_code == 0, logs.output
+    assert logs.output.strip() == "connecting with ****"

@@ -42,10 +42,9 @@ def stack_secrets(engine: Engine, stack_name: str | None) -> list[str]:
     Returns:
         The values; none when there is no such stack.
     """
-    from stackflow.stacks.inputs import stored_secrets
+    from stackflow.stacks.inputs import stack_secrets as secrets_of
 
-    record = engine.store.stacks.find_stack(stack_name) if stack_name else None
-    return stored_secrets(record) if record is not None else []
+    return secrets_of(engine.store.stacks, stack_name)
 
 
 def start_deployed(

@@ -2,9 +2,10 @@
 
 With a server, :func:`stackflow.cli.workflow_commands.open_engine` returns a
 :class:`~stackflow.client.RemoteEngine` instead of opening the store, and the commands run
-unchanged through the HTTP API. Commands that need the store itself (``token``, ``activity
-list``, ``service``, ``schedule``...) fail with a message naming the command; ``worker`` refuses
-a server given on its command line.
+unchanged through the HTTP API; ``service`` and ``schedule`` use
+:class:`~stackflow.client.services.RemoteServices` / ``RemoteSchedules``. Commands that need the
+store itself (``token``, ``activity list``, ``service logs -f``, ``service rollout undo``...) fail
+with a message naming the command; ``worker`` refuses a server given on its command line.
 """
 
 from __future__ import annotations

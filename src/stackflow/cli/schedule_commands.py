@@ -1,25 +1,30 @@
 """``stackflow schedule ...``: list and describe schedules, and backfill past fire times.
 
 Schedules are created by stacks (``Stackflow::Schedule`` / ``AWS::Scheduler::Schedule``) and run
-by ``stackflow server``. Times are shown in each schedule's own time zone. Every command takes
-``--json`` (one JSON document on stdout, the shape of
-:func:`stackflow.scheduler.service.describe_schedule`).
+by ``stackflow server``; with ``--server`` the commands go through its API. Times are shown in
+each schedule's own time zone. Every command takes ``--json`` (one JSON document on stdout, the
+shape of :func:`stackflow.scheduler.service.describe_schedule`, locally and through a server).
 """
 
 from __future__ import annotations
 
 import time
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from stackflow.cli.main import StackflowGroup
 from stackflow.cli.output import print_json, print_table
+from stackflow.cli.remote import as_remote
 from stackflow.cli.workflow_commands import home_option, json_option, open_engine
 from stackflow.errors import NotFoundError
 from stackflow.views import scheduled_run_json
 
 if TYPE_CHECKING:
+    from stackflow.client import RemoteEngine
+    from stackflow.client.services import RemoteSchedules
+    from stackflow.scheduler.service import ScheduledRun
     from stackflow.store.schedules import ScheduleRecord, ScheduleStore
 
 #: How many next fire times ``describe`` shows by default.
@@ -59,8 +64,12 @@ def list_schedules(
 
     now = time.time()
     with open_engine(ctx, home) as engine:
-        records = engine.store.schedules.list_schedules(stack_name=stack_name)
-    described = [describe_schedule(r, now, count=1) for r in records]
+        remote = as_remote(engine)
+        if remote is not None:
+            described = _remote(remote).list_schedules(stack_name)
+        else:
+            records = engine.store.schedules.list_schedules(stack_name=stack_name)
+            described = [describe_schedule(r, now, count=1) for r in records]
     if as_json:
         print_json(described)
         return
@@ -98,8 +107,12 @@ def describe(ctx: click.Context, name: str, count: int, as_json: bool, home: str
     from stackflow.scheduler.service import describe_schedule
 
     with open_engine(ctx, home) as engine:
-        record = _get(engine.store.schedules, name)
-    data = describe_schedule(record, time.time(), count=count)
+        remote = as_remote(engine)
+        if remote is not None:
+            data = _remote(remote).describe(name, count)
+        else:
+            record = _get(engine.store.schedules, name)
+            data = describe_schedule(record, time.time(), count=count)
     if as_json:
         print_json(data)
         return
@@ -170,29 +183,65 @@ def backfill(
     again. The executions are recorded here and run by `stackflow server` (or a `stackflow
     worker`) on the same home.
     """
-    from stackflow.scheduler.expressions import ExpressionError
-    from stackflow.scheduler.schedule import ScheduleSpec, parse_instant
+    from stackflow.scheduler.schedule import ScheduleSpec
     from stackflow.scheduler.service import SchedulerService, engine_starter
 
     with open_engine(ctx, home) as engine:
-        record = _get(engine.store.schedules, name)
-        spec = ScheduleSpec.from_json(record.spec)
-        try:
-            start = parse_instant(start_text, zone=spec.zone)
-            end = parse_instant(end_text, zone=spec.zone)
-        except ExpressionError as exc:
-            raise click.BadParameter(
-                exc.problems[0].message, param_hint="'--from'/'--to'"
-            ) from None
-        service = SchedulerService(engine.store, engine_starter(engine, drive=False))
-        runs = service.backfill(name, start, end)
+        remote = as_remote(engine)
+        if remote is not None:
+            schedules = _remote(remote)
+            zone = _zone(schedules.describe(name, 0))
+            if zone is not None:  # an invalid stored schedule: the server names the problem
+                _parse_range(start_text, end_text, zone)
+            rows = schedules.backfill(name, start_text, end_text)
+            runs = [_run_from_json(row) for row in rows]
+        else:
+            spec = ScheduleSpec.from_json(_get(engine.store.schedules, name).spec)
+            zone = spec.zone
+            start, end = _parse_range(start_text, end_text, zone)
+            service = SchedulerService(engine.store, engine_starter(engine, drive=False))
+            runs = service.backfill(name, start, end)
     if as_json:
         print_json([scheduled_run_json(run) for run in runs])
         return
     for run in runs:
-        local = run.fire_time.astimezone(spec.zone).isoformat().replace("T", " ")
+        local = run.fire_time.astimezone(zone).isoformat().replace("T", " ")
         click.echo(
             f"{local}  {run.execution_name}  "
             f"{run.execution_id or '(exists already, with another input)'}"
         )
     click.echo(f"{len(runs)} run(s) of schedule {name} recorded", err=True)
+
+
+def _remote(engine: RemoteEngine) -> RemoteSchedules:
+    from stackflow.client.services import RemoteSchedules
+
+    return RemoteSchedules(engine.api)
+
+
+def _zone(data: dict[str, Any]) -> tzinfo | None:
+    """Return the time zone of a described schedule (None when its stored spec is invalid)."""
+    from stackflow.scheduler.zones import load_zone
+
+    if data.get("error"):
+        return None
+    return load_zone(str(data.get("timezone") or "UTC"))
+
+
+def _parse_range(start_text: str, end_text: str, zone: tzinfo) -> tuple[datetime, datetime]:
+    """Parse --from and --to (a time without an offset is in ``zone``)."""
+    from stackflow.scheduler.expressions import ExpressionError
+    from stackflow.scheduler.schedule import parse_instant
+
+    try:
+        return parse_instant(start_text, zone=zone), parse_instant(end_text, zone=zone)
+    except ExpressionError as exc:
+        raise click.BadParameter(exc.problems[0].message, param_hint="'--from'/'--to'") from None
+
+
+def _run_from_json(data: dict[str, Any]) -> ScheduledRun:
+    """Return a run from ``schedule backfill --json`` (the API's answer)."""
+    from stackflow.scheduler.service import ScheduledRun
+
+    fire_time = datetime.fromisoformat(str(data["fire_time"]).replace("Z", "+00:00"))
+    return ScheduledRun(fire_time, str(data["execution_name"]), data.get("execution"))

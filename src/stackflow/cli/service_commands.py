@@ -1,36 +1,43 @@
 """``stackflow service ...``: inspect and steer ``Local::Service`` services.
 
-The commands read and write the services store in the stackflow home; the reconcile loop (the
+The commands read and write the services store in the stackflow home, or go through a server's
+API (``--server``: every command but ``logs -f`` and ``rollout undo``); the reconcile loop (the
 ``stackflow server``, or a ``stack apply`` waiting for readiness) carries the changes out. Every
-command takes ``--json`` (one JSON document on stdout).
+command takes ``--json`` (one JSON document on stdout, the same locally and through a server).
 """
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from stackflow.cli.main import StackflowGroup
 from stackflow.cli.output import format_time, print_json, print_table, summarize
+from stackflow.cli.remote import as_remote, server_url
 from stackflow.cli.workflow_commands import home_option, json_option, open_engine
 from stackflow.errors import NotFoundError
 from stackflow.views import (
     log_files,
-    ready_count,
     service_json,
     service_summary_json,
     supervisor_text,
 )
 
 if TYPE_CHECKING:
-    from stackflow.store.services import ReplicaRecord, ServiceRecord, ServiceStore
+    from stackflow.client.services import RemoteServices
+    from stackflow.store.services import ServiceRecord, ServiceStore
+
+
+#: ``mask(stack_name, data)``: ``data`` with the NoEcho values of that stack hidden.
+Masker = Callable[[str, Any], Any]
 
 
 @click.group(cls=StackflowGroup)
@@ -45,6 +52,33 @@ def _store(ctx: click.Context, home: str | None) -> Iterator[ServiceStore]:
         yield engine.store.services
 
 
+@contextmanager
+def _services(
+    ctx: click.Context, home: str | None
+) -> Iterator[tuple[ServiceStore | None, RemoteServices | None, Masker]]:
+    """Yield ``(store, None, mask)`` on the home, or ``(None, services, mask)`` through a server.
+
+    ``mask(stack_name, data)`` hides the NoEcho values of the service's stack in ``data`` (a
+    server's answers come masked already, so there it returns ``data`` as it is).
+    """
+    with open_engine(ctx, home) as engine:
+        remote = as_remote(engine)
+        if remote is None:
+            from stackflow.stacks.changes import mask_secrets
+            from stackflow.stacks.inputs import stack_secrets
+
+            stacks = engine.store.stacks
+
+            def mask(stack_name: str, data: Any) -> Any:
+                return mask_secrets(data, stack_secrets(stacks, stack_name))
+
+            yield engine.store.services, None, mask
+        else:
+            from stackflow.client.services import RemoteServices
+
+            yield None, RemoteServices(remote.api), lambda _stack, data: data
+
+
 def _get(store: ServiceStore, name: str) -> ServiceRecord:
     """Return a live service or raise NotFoundError naming the known ones."""
     record = store.find_service(name)
@@ -53,6 +87,22 @@ def _get(store: ServiceStore, name: str) -> ServiceRecord:
         hint = f" Known services: {', '.join(known)}." if known else " There are no services."
         raise NotFoundError(f"no service named {name!r}.{hint}")
     return record
+
+
+def _describe(ctx: click.Context, home: str | None, name: str) -> dict[str, Any]:
+    """Return ``service status --json`` of NAME: the service, its replicas and supervisor."""
+    now = time.time()
+    with _services(ctx, home) as (store, remote, mask):
+        if remote is not None:
+            return remote.describe(name)
+        assert store is not None
+        record = _get(store, name)
+        replicas = store.list_replicas(name)
+        live = store.live_controllers(now)
+        data = service_json(record, replicas)
+        data["supervisor"] = supervisor_text(record, live, now)
+        masked: dict[str, Any] = mask(record.stack_name, data)
+    return masked
 
 
 @service.command("list")
@@ -64,34 +114,45 @@ def list_services(
     ctx: click.Context, stack_name: str | None, as_json: bool, home: str | None
 ) -> None:
     """List services: revision, ready replicas, rollout status and load balancer."""
-    with _store(ctx, home) as store:
-        records = store.list_services(stack_name=stack_name)
-        rows = [(r, store.list_replicas(r.name)) for r in records]
+    with _services(ctx, home) as (store, remote, _mask):
+        if remote is not None:
+            rows = remote.list_services(stack_name)
+        else:
+            assert store is not None
+            rows = [
+                service_summary_json(r, store.list_replicas(r.name))
+                for r in store.list_services(stack_name=stack_name)
+            ]
     if as_json:
-        print_json([service_summary_json(r, reps) for r, reps in rows])
+        print_json(rows)
         return
     print_table(
         ["NAME", "STACK", "REVISION", "READY", "ROLLOUT", "LOAD BALANCER", "UPDATED"],
         [
             [
-                r.name,
-                r.stack_name or "-",
-                str(r.revision),
-                f"{ready_count(r, reps)}/{r.replicas}",
-                str(r.rollout.get("status") or "-"),
-                r.load_balancer or "-",
-                format_time(r.updated_at),
+                r["name"],
+                r["stack"] or "-",
+                str(r["revision"]),
+                f"{r['ready']}/{r['replicas']}",
+                str((r["rollout"] or {}).get("status") or "-"),
+                r["load_balancer"] or "-",
+                format_time(r["updated_at"]),
             ]
-            for r, reps in rows
+            for r in rows
         ],
     )
 
 
-def _exit_text(replica: ReplicaRecord) -> str:
-    if replica.last_exit_at is None and replica.last_exit_code is None:
+def _exit_text(replica: dict[str, Any]) -> str:
+    exit_at, exit_code = replica.get("last_exit_at"), replica.get("last_exit_code")
+    if exit_at is None and exit_code is None:
         return "-"
-    code = "?" if replica.last_exit_code is None else str(replica.last_exit_code)
-    return f"{code} at {format_time(replica.last_exit_at)}"
+    code = "?" if exit_code is None else str(exit_code)
+    return f"{code} at {format_time(exit_at)}"
+
+
+def _dash(value: Any) -> str:
+    return "-" if value is None else str(value)
 
 
 @service.command()
@@ -102,28 +163,24 @@ def _exit_text(replica: ReplicaRecord) -> str:
 def status(ctx: click.Context, name: str, as_json: bool, home: str | None) -> None:
     """Show service NAME: rollout, supervisor and every replica (pid, port, state, restarts,
     last exit, last probe output)."""
-    now = time.time()
-    with _store(ctx, home) as store:
-        record = _get(store, name)
-        replicas = store.list_replicas(name)
-        live = store.live_controllers(now)
+    data = _describe(ctx, home, name)
     if as_json:
-        data = service_json(record, replicas)
-        data["supervisor"] = supervisor_text(record, live, now)
         print_json(data)
         return
-    rollout = record.rollout
-    click.echo(f"Service:    {record.name}")
-    click.echo(f"Stack:      {record.stack_name or '-'} ({record.logical_id or '-'})")
-    click.echo(f"Command:    {' '.join(str(p) for p in record.spec.get('Command', []))}")
-    click.echo(f"Revision:   {record.revision}")
-    click.echo(f"Ready:      {ready_count(record, replicas)}/{record.replicas}")
+    rollout = data.get("rollout") or {}
+    replicas: list[dict[str, Any]] = data.get("replica_records") or []
+    command = (data.get("spec") or {}).get("Command", [])
+    click.echo(f"Service:    {data['name']}")
+    click.echo(f"Stack:      {data['stack_name'] or '-'} ({data['logical_id'] or '-'})")
+    click.echo(f"Command:    {' '.join(str(p) for p in command)}")
+    click.echo(f"Revision:   {data['revision']}")
+    click.echo(f"Ready:      {data['ready']}/{data['replicas']}")
     line = str(rollout.get("status") or "-")
     if rollout.get("message"):
         line += f" - {rollout['message']}"
     click.echo(f"Rollout:    {line}")
-    click.echo(f"Balancer:   {record.load_balancer or '-'}")
-    click.echo(f"Supervisor: {supervisor_text(record, live, now)}")
+    click.echo(f"Balancer:   {data.get('load_balancer') or '-'}")
+    click.echo(f"Supervisor: {data['supervisor']}")
     if not replicas:
         click.echo("No replicas.")
         return
@@ -143,16 +200,16 @@ def status(ctx: click.Context, name: str, as_json: bool, home: str | None) -> No
         ],
         [
             [
-                str(r.slot),
-                r.replica_id,
-                str(r.revision),
-                str(r.pid) if r.pid is not None else "-",
-                str(r.port) if r.port is not None else "-",
-                r.state,
-                format_time(r.ready_since),
-                str(r.restarts),
+                str(r["slot"]),
+                r["replica_id"],
+                str(r["revision"]),
+                _dash(r.get("pid")),
+                _dash(r.get("port")),
+                r["state"],
+                format_time(r.get("ready_since")),
+                str(r.get("restarts", 0)),
                 _exit_text(r),
-                summarize(r.probe_output, 60).strip('"') if r.probe_output else "-",
+                summarize(r["probe_output"], 60).strip('"') if r.get("probe_output") else "-",
             ]
             for r in replicas
         ],
@@ -186,33 +243,50 @@ def logs(
     """Print the logs (stdout and stderr) of the replicas of service NAME.
 
     Lines are prefixed with the replica slot when several replicas are shown. With -f, lines
-    are printed as they come until interrupted (rotations are followed).
+    are printed as they come until interrupted (rotations are followed; not through a server).
     """
     from stackflow.cli.main import resolve_home
     from stackflow.engine import default_home
     from stackflow.supervise.logs import tail
 
-    with _store(ctx, home) as store:
-        record = _get(store, name)
-        replicas = store.list_replicas(name)
-    root = resolve_home(ctx, home) or default_home()
-    files = log_files(root, record, replicas)
-    if slot is not None:
-        files = [(s, p) for s, p in files if s == slot]
-        if not files:
-            raise NotFoundError(f"service {name!r} has no log of a replica in slot {slot}")
-    prefix = len({s for s, _ in files}) > 1 or len(files) > 1
+    if follow and server_url(ctx) is not None:
+        raise click.UsageError(
+            f"`{ctx.command_path} -f` cannot follow logs through a server: leave out -f to "
+            "print the last lines (--lines N), or run it on the server's machine without a "
+            "server URL"
+        )
+    files: list[tuple[int, Path]] = []
+    follow_mask: Callable[[Any], Any] = lambda data: data  # noqa: E731
+    with _services(ctx, home) as (store, remote, mask):
+        if remote is not None:
+            entries = remote.logs(name, lines, slot)
+        else:
+            assert store is not None
+            record = _get(store, name)
+            replicas = store.list_replicas(name)
+            root = resolve_home(ctx, home) or default_home()
+            files = log_files(root, record, replicas)
+            if slot is not None:
+                files = [(s, p) for s, p in files if s == slot]
+                if not files:
+                    raise NotFoundError(f"service {name!r} has no log of a replica in slot {slot}")
+            entries = mask(
+                record.stack_name,
+                [{"slot": s, "path": str(p), "lines": tail(p, lines)} for s, p in files],
+            )
+            follow_mask = functools.partial(mask, record.stack_name)
+    prefix = len(entries) > 1
     if as_json and not follow:
-        print_json([{"slot": s, "path": str(p), "lines": tail(p, lines)} for s, p in files])
+        print_json(entries)
         return
-    for s, path in files:
-        for text in tail(path, lines):
-            click.echo(f"[{s}] {text}" if prefix else text)
+    for entry in entries:
+        for text in entry["lines"]:
+            click.echo(f"[{entry['slot']}] {text}" if prefix else text)
     if follow:
-        _follow(files, prefix)
+        _follow(files, prefix, follow_mask)
 
 
-def _follow(files: list[tuple[int, Path]], prefix: bool) -> None:
+def _follow(files: list[tuple[int, Path]], prefix: bool, mask: Callable[[Any], Any]) -> None:
     """Print lines appended to any of ``files`` until interrupted."""
     from stackflow.supervise.logs import follow
 
@@ -228,6 +302,7 @@ def _follow(files: list[tuple[int, Path]], prefix: bool) -> None:
     try:
         while True:
             s, text = lines.get()
+            text = mask(text)
             click.echo(f"[{s}] {text}" if prefix else text)
     except KeyboardInterrupt:
         pass
@@ -243,13 +318,18 @@ def _follow(files: list[tuple[int, Path]], prefix: bool) -> None:
 @click.pass_context
 def scale(ctx: click.Context, name: str, replicas: int, as_json: bool, home: str | None) -> None:
     """Set the number of replicas of service NAME (no new revision; stack drift shows it)."""
-    with _store(ctx, home) as store:
-        record = _get(store, name)
-        updated = store.update_service(name, replicas=replicas, updated_at=time.time())
+    with _services(ctx, home) as (store, remote, _mask):
+        if remote is not None:
+            data = remote.scale(name, replicas)
+        else:
+            assert store is not None
+            record = _get(store, name)
+            updated = store.update_service(name, replicas=replicas, updated_at=time.time())
+            data = {"name": name, "replicas": updated.replicas, "previous": record.replicas}
     if as_json:
-        print_json({"name": name, "replicas": updated.replicas, "previous": record.replicas})
+        print_json(data)
         return
-    click.echo(f"service {name}: replicas {record.replicas} -> {replicas}")
+    click.echo(f"service {name}: replicas {data['previous']} -> {data['replicas']}")
 
 
 @service.command()
@@ -260,11 +340,16 @@ def scale(ctx: click.Context, name: str, replicas: int, as_json: bool, home: str
 def restart(ctx: click.Context, name: str, as_json: bool, home: str | None) -> None:
     """Replace every replica of service NAME, one by one as a rolling update does."""
     now = time.time()
-    with _store(ctx, home) as store:
-        _get(store, name)
-        store.update_service(name, restart_requested_at=now, updated_at=now)
+    with _services(ctx, home) as (store, remote, _mask):
+        if remote is not None:
+            data = remote.restart(name)
+        else:
+            assert store is not None
+            _get(store, name)
+            store.update_service(name, restart_requested_at=now, updated_at=now)
+            data = {"name": name, "restart_requested_at": now}
     if as_json:
-        print_json({"name": name, "restart_requested_at": now})
+        print_json(data)
         return
     click.echo(f"service {name}: rolling restart requested")
 
@@ -281,28 +366,29 @@ def rollout() -> None:
 @click.pass_context
 def rollout_status(ctx: click.Context, name: str, as_json: bool, home: str | None) -> None:
     """Print the rollout of service NAME: revision, status, progress and message."""
-    with _store(ctx, home) as store:
-        record = _get(store, name)
-        replicas = store.list_replicas(name)
-    current = [r for r in replicas if r.revision == record.revision]
-    others = [r for r in replicas if r.revision != record.revision and r.pid is not None]
+    service_data = _describe(ctx, home, name)
+    revision = service_data["revision"]
+    replicas: list[dict[str, Any]] = service_data.get("replica_records") or []
+    rollout = service_data.get("rollout") or {}
+    current = [r for r in replicas if r["revision"] == revision]
+    others = [r for r in replicas if r["revision"] != revision and r.get("pid") is not None]
     data = {
         "name": name,
-        "revision": record.revision,
-        "previous_revision": record.previous_revision,
-        "status": record.rollout.get("status"),
-        "message": record.rollout.get("message", ""),
-        "started_at": record.rollout.get("started_at"),
-        "desired": record.replicas,
+        "revision": revision,
+        "previous_revision": service_data.get("previous_revision"),
+        "status": rollout.get("status"),
+        "message": rollout.get("message", ""),
+        "started_at": rollout.get("started_at"),
+        "desired": service_data["replicas"],
         "updated": len(current),
-        "ready": ready_count(record, replicas),
+        "ready": service_data["ready"],
         "old_running": len(others),
     }
     if as_json:
         print_json(data)
         return
-    line = f"service {name}: revision {record.revision} {data['status'] or 'not started'}"
-    line += f" ({data['ready']}/{record.replicas} ready"
+    line = f"service {name}: revision {revision} {data['status'] or 'not started'}"
+    line += f" ({data['ready']}/{data['desired']} ready"
     if others:
         line += f", {len(others)} of older revisions still running"
     line += ")"

@@ -9,7 +9,7 @@ from typing import Any
 from stackflow.errors import Problem, SourceLocation, TemplateError
 from stackflow.providers import ProviderRegistry
 from stackflow.stacks.changes import mask_secrets
-from stackflow.store.stacks import StackRecord
+from stackflow.store.stacks import StackRecord, StackStore
 from stackflow.template import PreparedTemplate
 
 #: Template source accepted by plan/apply: a path, or the template text itself.
@@ -113,6 +113,20 @@ def stored_secrets(record: StackRecord) -> list[str]:
             values.append(value)
             values.extend(part for part in value.split(",") if part)
     return values
+
+
+def stack_secrets(store: StackStore, stack_name: str | None) -> list[str]:
+    """Return the NoEcho values recorded for stack ``stack_name``, to mask them in output.
+
+    Args:
+        store: The stack store.
+        stack_name: The stack (None or "" for none).
+
+    Returns:
+        The values; none when there is no such stack.
+    """
+    record = store.find_stack(stack_name) if stack_name else None
+    return stored_secrets(record) if record is not None else []
 
 
 def output_values(record: StackRecord) -> dict[str, Any]:
