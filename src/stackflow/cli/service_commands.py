@@ -24,6 +24,7 @@ from stackflow.cli.output import format_time, print_json, print_table, summarize
 from stackflow.cli.remote import as_remote, server_url
 from stackflow.cli.workflow_commands import home_option, json_option, open_engine
 from stackflow.errors import NotFoundError
+from stackflow.stacks.changes import mask_secrets
 from stackflow.views import (
     log_files,
     service_json,
@@ -36,8 +37,8 @@ if TYPE_CHECKING:
     from stackflow.store.services import ServiceRecord, ServiceStore
 
 
-#: ``mask(stack_name, data)``: ``data`` with the NoEcho values of that stack hidden.
-Masker = Callable[[str, Any], Any]
+#: ``secrets(stack_name)``: the NoEcho values of that stack, to hide in what is printed.
+Secrets = Callable[[str], list[str]]
 
 
 @click.group(cls=StackflowGroup)
@@ -55,28 +56,24 @@ def _store(ctx: click.Context, home: str | None) -> Iterator[ServiceStore]:
 @contextmanager
 def _services(
     ctx: click.Context, home: str | None
-) -> Iterator[tuple[ServiceStore | None, RemoteServices | None, Masker]]:
-    """Yield ``(store, None, mask)`` on the home, or ``(None, services, mask)`` through a server.
+) -> Iterator[tuple[ServiceStore | None, RemoteServices | None, Secrets]]:
+    """Yield ``(store, None, secrets)`` on the home, or ``(None, services, secrets)`` remotely.
 
-    ``mask(stack_name, data)`` hides the NoEcho values of the service's stack in ``data`` (a
-    server's answers come masked already, so there it returns ``data`` as it is).
+    ``secrets(stack_name)`` gives the NoEcho values of the service's stack, to mask in what is
+    printed (a server's answers come masked already, so there it gives none). Call it inside
+    the ``with`` block: the store closes after it.
     """
     with open_engine(ctx, home) as engine:
         remote = as_remote(engine)
         if remote is None:
-            from stackflow.stacks.changes import mask_secrets
             from stackflow.stacks.inputs import stack_secrets
 
             stacks = engine.store.stacks
-
-            def mask(stack_name: str, data: Any) -> Any:
-                return mask_secrets(data, stack_secrets(stacks, stack_name))
-
-            yield engine.store.services, None, mask
+            yield engine.store.services, None, lambda stack_name: stack_secrets(stacks, stack_name)
         else:
             from stackflow.client.services import RemoteServices
 
-            yield None, RemoteServices(remote.api), lambda _stack, data: data
+            yield None, RemoteServices(remote.api), lambda _stack: []
 
 
 def _get(store: ServiceStore, name: str) -> ServiceRecord:
@@ -92,7 +89,7 @@ def _get(store: ServiceStore, name: str) -> ServiceRecord:
 def _describe(ctx: click.Context, home: str | None, name: str) -> dict[str, Any]:
     """Return ``service status --json`` of NAME: the service, its replicas and supervisor."""
     now = time.time()
-    with _services(ctx, home) as (store, remote, mask):
+    with _services(ctx, home) as (store, remote, secrets):
         if remote is not None:
             return remote.describe(name)
         assert store is not None
@@ -101,7 +98,7 @@ def _describe(ctx: click.Context, home: str | None, name: str) -> dict[str, Any]
         live = store.live_controllers(now)
         data = service_json(record, replicas)
         data["supervisor"] = supervisor_text(record, live, now)
-        masked: dict[str, Any] = mask(record.stack_name, data)
+        masked: dict[str, Any] = mask_secrets(data, secrets(record.stack_name))
     return masked
 
 
@@ -114,7 +111,7 @@ def list_services(
     ctx: click.Context, stack_name: str | None, as_json: bool, home: str | None
 ) -> None:
     """List services: revision, ready replicas, rollout status and load balancer."""
-    with _services(ctx, home) as (store, remote, _mask):
+    with _services(ctx, home) as (store, remote, _secrets):
         if remote is not None:
             rows = remote.list_services(stack_name)
         else:
@@ -257,7 +254,7 @@ def logs(
         )
     files: list[tuple[int, Path]] = []
     follow_mask: Callable[[Any], Any] = lambda data: data  # noqa: E731
-    with _services(ctx, home) as (store, remote, mask):
+    with _services(ctx, home) as (store, remote, secrets):
         if remote is not None:
             entries = remote.logs(name, lines, slot)
         else:
@@ -270,11 +267,11 @@ def logs(
                 files = [(s, p) for s, p in files if s == slot]
                 if not files:
                     raise NotFoundError(f"service {name!r} has no log of a replica in slot {slot}")
-            entries = mask(
-                record.stack_name,
-                [{"slot": s, "path": str(p), "lines": tail(p, lines)} for s, p in files],
+            hidden = secrets(record.stack_name)
+            entries = mask_secrets(
+                [{"slot": s, "path": str(p), "lines": tail(p, lines)} for s, p in files], hidden
             )
-            follow_mask = functools.partial(mask, record.stack_name)
+            follow_mask = functools.partial(mask_secrets, secrets=hidden)
     prefix = len(entries) > 1
     if as_json and not follow:
         print_json(entries)
@@ -318,7 +315,7 @@ def _follow(files: list[tuple[int, Path]], prefix: bool, mask: Callable[[Any], A
 @click.pass_context
 def scale(ctx: click.Context, name: str, replicas: int, as_json: bool, home: str | None) -> None:
     """Set the number of replicas of service NAME (no new revision; stack drift shows it)."""
-    with _services(ctx, home) as (store, remote, _mask):
+    with _services(ctx, home) as (store, remote, _secrets):
         if remote is not None:
             data = remote.scale(name, replicas)
         else:
@@ -340,7 +337,7 @@ def scale(ctx: click.Context, name: str, replicas: int, as_json: bool, home: str
 def restart(ctx: click.Context, name: str, as_json: bool, home: str | None) -> None:
     """Replace every replica of service NAME, one by one as a rolling update does."""
     now = time.time()
-    with _services(ctx, home) as (store, remote, _mask):
+    with _services(ctx, home) as (store, remote, _secrets):
         if remote is not None:
             data = remote.restart(name)
         else:
