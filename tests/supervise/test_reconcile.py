@@ -21,6 +21,7 @@ from stackflow.supervise.reconcile import (
     Start,
     Stop,
     decide,
+    failure_threshold,
     should_restart,
 )
 
@@ -386,6 +387,45 @@ def test_progress_deadline_without_previous_spec_fails() -> None:
     (failed,) = kinds(decision, SetRollout)
     assert failed.status == "FAILED" and "made no progress in 10s" in failed.message
     assert kinds(decision, Rollback) == []
+
+
+@pytest.mark.parametrize(("desired", "threshold"), [(1, 3), (3, 3), (7, 4), (10, 5), (1000, 200)])
+def test_failure_threshold_is_ecs_rule(desired: int, threshold: int) -> None:
+    assert failure_threshold(desired) == threshold
+
+
+def crash_looping(slot: int, failures: int) -> ReplicaView:
+    return ReplicaView(
+        f"new-{slot}",
+        slot + 3,
+        2,
+        "BACKOFF",
+        started_at=NOW,
+        failures=failures,
+        last_exit_code=3,
+        last_exit_at=NOW + 1,
+        next_start_at=NOW + 100,
+    )
+
+
+def test_circuit_breaker_rolls_back_a_crash_looping_revision_before_the_deadline() -> None:
+    record = rollout_service(2)  # the default deadline is 600 s away
+    old = [ready(0), ready(1), ready(2)]
+    # Two quick failures in a row between the new replicas: below the threshold of 3.
+    waiting = decide(record, [*old, crash_looping(0, 2)], NOW + 5)
+    assert waiting.rollout_status == "PROGRESSING" and kinds(waiting, Rollback) == []
+    decision = decide(record, [*old, crash_looping(0, 2), crash_looping(1, 1)], NOW + 5)
+    (rollback,) = kinds(decision, Rollback)
+    assert rollback.to_revision == 1
+    assert "failed to start 3 times in a row (circuit breaker at 3" in rollback.message
+    assert "last exit code 3" in rollback.message
+
+
+def test_circuit_breaker_without_previous_spec_fails_the_rollout() -> None:
+    record = replace(rollout_service(1), previous_spec=None, previous_revision=None)
+    crashing = ReplicaView("r1-0", 0, 1, "BACKOFF", started_at=NOW, failures=3)
+    (failed,) = kinds(decide(record, [crashing], NOW + 2), SetRollout)
+    assert failed.status == "FAILED" and "circuit breaker" in failed.message
 
 
 def test_auto_rollback_false_fails_instead() -> None:

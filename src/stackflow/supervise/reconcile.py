@@ -22,6 +22,10 @@ Rules:
 * Progress deadline: a rollout whose count of available new replicas has not grown for
   ``ProgressDeadlineSeconds`` is rolled back to the previous spec (``AutoRollback`` and a
   previous spec exist) or marked FAILED.
+* Circuit breaker (ECS's): a rollout whose new replicas have failed quickly
+  ``min(max(ceil(Replicas / 2), 3), 200)`` times in a row between them is ended the same way
+  at once, without waiting for the deadline: a version that crashes at start is rolled back in
+  seconds.
 * Deleted service: every replica is stopped and forgotten, then the service.
 """
 
@@ -48,6 +52,7 @@ __all__ = [
     "Start",
     "Stop",
     "decide",
+    "failure_threshold",
     "should_restart",
 ]
 
@@ -490,7 +495,10 @@ def _rollout(
     if available > previous_available:
         progress_at = now
     deadline = progress_at + spec.progress_deadline_seconds
-    if now < deadline:
+    failed_starts = sum(r.failures for r in replicas if r.revision == revision)
+    breaker = failure_threshold(desired)
+    tripped = failed_starts >= breaker
+    if now < deadline and not tripped:
         if available != previous_available or rollout.get("desired") != desired:
             message = f"{available} of {desired} replicas available"
             updated = {
@@ -503,10 +511,17 @@ def _rollout(
             work.other.append(SetRollout("PROGRESSING", message, updated))
         work.wake(deadline)
         return "PROGRESSING"
-    reason = (
-        f"revision {revision} made no progress in {spec.progress_deadline_seconds:g}s"
-        f" ({available} of {desired} replicas available){_last_words(replicas, revision)}"
-    )
+    if tripped:
+        reason = (
+            f"revision {revision} failed to start {failed_starts} times in a row"
+            f" (circuit breaker at {breaker}; {available} of {desired} replicas available)"
+            f"{_last_words(replicas, revision)}"
+        )
+    else:
+        reason = (
+            f"revision {revision} made no progress in {spec.progress_deadline_seconds:g}s"
+            f" ({available} of {desired} replicas available){_last_words(replicas, revision)}"
+        )
     previous = service.previous_revision
     if (
         spec.auto_rollback
@@ -529,6 +544,18 @@ def _rollout(
     failed = {**rollout, "status": "FAILED", "message": reason, "failed_at": now}
     work.other.append(SetRollout("FAILED", reason, failed))
     return "FAILED"
+
+
+def failure_threshold(desired: int) -> int:
+    """Return how many quick failures of a rollout's new replicas end it (ECS's rule).
+
+    Args:
+        desired: The desired replica count.
+
+    Returns:
+        ``min(max(ceil(desired / 2), 3), 200)``.
+    """
+    return min(max(-(-desired // 2), 3), 200)
 
 
 def _last_words(replicas: Sequence[ReplicaView], revision: int) -> str:
