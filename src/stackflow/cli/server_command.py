@@ -17,10 +17,8 @@ the same home adopts them).
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -93,7 +91,11 @@ def server(
     line per notable event to stderr.
     """
     from stackflow.cli.remote import reject_server
-    from stackflow.cli.worker_command import WorkerReporter
+    from stackflow.cli.worker_command import (
+        check_runtime,
+        start_worker_runtime,
+        stop_on_signals,
+    )
     from stackflow.cli.workflow_commands import put_cwd_on_path
     from stackflow.engine import Engine
     from stackflow.scheduler.service import SchedulerService, engine_starter
@@ -101,18 +103,11 @@ def server(
 
     reject_server(ctx, env_ok=True)  # $STACKFLOW_SERVER is for the shell's other commands
     put_cwd_on_path()
-    stopping = threading.Event()
-
-    def on_signal(_signum: int, _frame: FrameType | None) -> None:
-        stopping.set()
 
     def echo(event: ControllerEvent) -> None:
         click.echo(event_line(event), err=True)
 
-    previous: dict[int, Any] = {
-        sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
-    }
-    try:
+    with stop_on_signals() as stopping:
         engine = Engine.open(resolve_home(ctx, home), claim=True)
         api: Any = None
         scheduler: SchedulerService | None = None
@@ -120,8 +115,7 @@ def server(
         try:
             assert engine.home is not None
             runtime = engine.runtime
-            runtime.on_claim = WorkerReporter(runtime).claimed
-            runtime.start()
+            start_worker_runtime(runtime)
             scheduler = SchedulerService(
                 engine.store,
                 engine_starter(engine),
@@ -152,9 +146,7 @@ def server(
                     if not controller.running:
                         click.echo("error: the service controller stopped", err=True)
                         raise click.exceptions.Exit(1)
-                    if runtime.error is not None:
-                        click.echo(f"error: the runtime loop failed: {runtime.error!r}", err=True)
-                        raise click.exceptions.Exit(1)
+                    check_runtime(runtime)
             finally:
                 click.echo(
                     f"stackflow server {controller.owner} stopping (replicas keep running)",
@@ -170,9 +162,6 @@ def server(
             if scheduler_thread is not None:
                 scheduler_thread.join(10)
             engine.close(release=True)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _serve_api(engine: Any, host: str, port: int) -> Any:

@@ -8,9 +8,10 @@ are released so another worker takes the executions at once.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +65,45 @@ class WorkerReporter:
         self.runtime.subscribe(execution_id, on_event)
 
 
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """Yield an event that SIGTERM or SIGINT sets; the previous handlers come back after.
+
+    Long-running commands (``worker``, ``server``) wait on it and then stop cleanly.
+    """
+    stopping = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stopping.set()
+
+    previous: dict[int, Any] = {
+        sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
+    }
+    try:
+        yield stopping
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def start_worker_runtime(runtime: Runtime) -> None:
+    """Start a claiming runtime that reports each claimed and finished execution."""
+    runtime.on_claim = WorkerReporter(runtime).claimed
+    runtime.start()
+
+
+def check_runtime(runtime: Runtime) -> None:
+    """Exit 1 when the runtime's loop died (so a process never looks alive but runs nothing).
+
+    Raises:
+        click.exceptions.Exit: The loop failed; the failure was printed.
+    """
+    failure = runtime.error
+    if failure is not None:
+        click.echo(f"error: the runtime loop failed: {failure!r}", err=True)
+        raise click.exceptions.Exit(1)
+
+
 @click.command("worker")
 @home_option
 @click.option(
@@ -108,15 +148,7 @@ def worker(
 
     reject_server(ctx)
     put_cwd_on_path()
-    stopping = threading.Event()
-
-    def on_signal(_signum: int, _frame: FrameType | None) -> None:
-        stopping.set()
-
-    previous: dict[int, Any] = {
-        sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
-    }
-    try:
+    with stop_on_signals() as stopping:
         engine = Engine.open(
             resolve_home(ctx, home),
             claim=True,
@@ -126,19 +158,10 @@ def worker(
         )
         try:
             runtime = engine.runtime
-            runtime.on_claim = WorkerReporter(runtime).claimed
-            runtime.start()
+            start_worker_runtime(runtime)
             click.echo(f"worker {runtime.owner} started", err=True)
             while not stopping.wait(0.5):
-                # Runtime has no public health check yet: a loop that died must not leave a
-                # worker that looks alive but runs nothing.
-                failure = runtime.error
-                if failure is not None:
-                    click.echo(f"error: the runtime loop failed: {failure!r}", err=True)
-                    raise click.exceptions.Exit(1)
+                check_runtime(runtime)
             click.echo(f"worker {runtime.owner} stopping", err=True)
         finally:
             engine.close(release=True)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
